@@ -1,0 +1,106 @@
+# mptun — see README.md. `make deps` installs what everything below needs.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+CLANG   ?= clang
+CFLAGS  ?= -O2 -g
+FUZZ_SECONDS ?= 20
+
+PKGS     := yaml-0.1 libcares
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib $(WARN) $(PKG_CFLAGS)
+
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   ?= build
+endif
+
+DEBIAN_DEPS := build-essential clang libclang-rt-14-dev pkg-config libyaml-dev \
+	libc-ares-dev libcmocka-dev iproute2 iperf3 curl socat python3 nftables \
+	procps coreutils
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A    := $(BUILD)/libmptun.a
+DAEMONS  := $(BUILD)/mptun-concentrator
+TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
+UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD := build-fuzz
+FUZZ     := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib -g -O1 $(PKG_CFLAGS) \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+
+.PHONY: all tools unit fuzz fuzz-run check check-unit check-netns install deps clean bench demo
+
+all: $(DAEMONS) tools
+
+tools: $(TOOLS)
+
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mptun-%: cmd/mptun-%/main.c $(LIB_A)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS) -lpthread
+
+$(BUILD)/%: tests/tools/%.c $(LIB_A)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS) -lpthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS) \
+		$(shell pkg-config --libs cmocka) -lpthread
+
+unit: $(UNIT)
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz: $(FUZZ)
+
+# Run every fuzz target for FUZZ_SECONDS over its seed corpus.
+fuzz-run: fuzz
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+check-unit:
+	$(MAKE) SAN=1 all unit
+	tests/unit/run build-san
+
+check-netns:
+	$(MAKE) SAN=1 all
+	tests/netns/run build-san
+
+# Everything: unit tests, fuzzers and the netns suite, under ASan+UBSan.
+check: check-unit fuzz-run check-netns
+
+bench: all
+	bench/concentrator $(BUILD)
+
+demo: all
+	tests/netns/demo $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mptun/examples
+	install -m 755 $(DAEMONS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/mptun/examples/
+
+deps:
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_DEPS) || \
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_DEPS); }
+
+clean:
+	rm -rf build build-san $(FUZZ_BUILD)

@@ -1,0 +1,67 @@
+/* mptun-concentrator configuration: a value, loaded whole from YAML or not
+ * at all. Defaults live in conc_config.c only. */
+#ifndef MPTUN_CONC_CONFIG_H
+#define MPTUN_CONC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+
+#define CONC_DEFAULT_PORT 5124
+
+enum conc_tfo_policy {
+	CONC_TFO_SET,     /* set bit 0x2 of net.ipv4.tcp_fastopen, log it */
+	CONC_TFO_REQUIRE, /* refuse to start when it is missing */
+};
+
+struct conc_socks_user {
+	char *name;
+	char *password;
+};
+
+struct conc_config {
+	int refs; /* conc_config_ref/unref, atomic */
+
+	struct sockaddr_storage listen; /* listen: "[::]:5124" */
+	socklen_t listen_len;
+	unsigned workers;               /* workers: 0 = one per online CPU */
+	enum conc_tfo_policy tfo;       /* tcp_fastopen_sysctl: set|require */
+
+	struct addr_prefix_list clients_allow; /* clients.allow, required, non-empty */
+
+	bool socks_enabled;                   /* socks.enabled */
+	struct conc_socks_user *socks_users;  /* socks.users: [{user, password}] */
+	size_t n_socks_users;                 /* > 0: SOCKS5 needs user/pass, SOCKS4 refused */
+
+	struct sockaddr_storage egress_source4; /* egress.source4, AF_UNSPEC if unset */
+	struct sockaddr_storage egress_source6; /* egress.source6 */
+	bool egress_allow_private;              /* egress.allow_private */
+	struct addr_prefix_list egress_allow;   /* egress.allow: exceptions to the default deny */
+	struct addr_prefix_list egress_deny;    /* egress.deny: always refused */
+
+	uint32_t header_timeout_ms;  /* timeouts.header */
+	uint32_t connect_timeout_ms; /* timeouts.connect */
+	uint32_t idle_timeout_ms;    /* timeouts.idle */
+	uint32_t drain_timeout_ms;   /* timeouts.drain */
+
+	uint32_t max_flows;            /* limits.flows (whole daemon) */
+	uint32_t max_flows_per_client; /* limits.flows_per_client (per source address) */
+
+	int log_level; /* log.level: error|warn|info|debug, as LOG_* of syslog.h */
+};
+
+/* Parse and validate. On failure return NULL and write
+ * "name:line:column: message" (or "name: message") into err. The result
+ * has refs = 1. */
+struct conc_config *conc_config_load_file(const char *path, char *err,
+					  size_t errlen);
+struct conc_config *conc_config_load_buf(const char *buf, size_t len,
+					 const char *name, char *err,
+					 size_t errlen);
+struct conc_config *conc_config_ref(struct conc_config *c);
+void conc_config_unref(struct conc_config *c); /* frees at zero; NULL ok */
+
+#endif
