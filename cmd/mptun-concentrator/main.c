@@ -1,0 +1,212 @@
+/* mptun-concentrator: an RFC 8803 Transport Converter (and SOCKS4/5 server)
+ * over Multipath TCP. args → config → checks → workers → signals → teardown. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "conc.h"
+#include "log.h"
+#include "loop.h"
+#include "sockopt.h"
+
+#define DEFAULT_CONFIG "/etc/mptun/concentrator.yaml"
+
+struct opts {
+	const char *config;
+	bool foreground, check, debug;
+};
+
+struct main_ctx {
+	struct conc_daemon d;
+	const char *config_path;
+	bool draining;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mptun-concentrator [-f] [-d] [-n] [-c FILE]\n"
+		   "  -c, --config FILE    configuration (default " DEFAULT_CONFIG ")\n"
+		   "  -f, --foreground     stay in the foreground, log to stderr\n"
+		   "  -d, --debug          log debug messages\n"
+		   "  -n, --check-config   check the configuration and exit\n"
+		   "  -h, --help           this text\n");
+}
+
+static bool parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct opts){ .config = DEFAULT_CONFIG };
+	while ((c = getopt_long(argc, argv, "c:fdnh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'd': o->debug = true; break;
+		case 'n': o->check = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: return false;
+		}
+	}
+	return optind == argc;
+}
+
+/* Bit 0x2 of net.ipv4.tcp_fastopen lets the kernel hand SYN data to a
+ * listener; without it the Convert message waits a round trip. */
+static void check_tfo_sysctl(const struct conc_config *c)
+{
+	int v, r;
+
+	if ((r = sockopt_tfo_sysctl_get(&v)) < 0)
+		fatalx("cannot read net.ipv4.tcp_fastopen: %s", strerror(-r));
+	if (v & SOCKOPT_TFO_SERVER)
+		return;
+	if (c->tfo == CONC_TFO_REQUIRE)
+		fatalx("net.ipv4.tcp_fastopen is %d: the server bit 0x2 is not set, so "
+		       "Convert messages in the SYN would wait a round trip; run "
+		       "'sysctl -w net.ipv4.tcp_fastopen=%d' or set "
+		       "tcp_fastopen_sysctl: set", v, v | SOCKOPT_TFO_SERVER);
+	if ((r = sockopt_tfo_sysctl_set(v | SOCKOPT_TFO_SERVER)) < 0)
+		fatalx("cannot set net.ipv4.tcp_fastopen to %d: %s", v | SOCKOPT_TFO_SERVER,
+		       strerror(-r));
+	log_info("set net.ipv4.tcp_fastopen from %d to %d (server side of TCP Fast Open)",
+		 v, v | SOCKOPT_TFO_SERVER);
+}
+
+/* Each flow holds up to six fds (two sockets, two pipes). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
+static void reload(struct main_ctx *m)
+{
+	char err[512];
+	struct conc_config *c = conc_config_load_file(m->config_path, err, sizeof(err));
+
+	if (!c) {
+		log_error("reload: %s; keeping the running configuration", err);
+		return;
+	}
+	if (!addr_equal_host((struct sockaddr *)&c->listen,
+			     (struct sockaddr *)&m->d.cfg->listen) ||
+	    addr_port((struct sockaddr *)&c->listen) !=
+		    addr_port((struct sockaddr *)&m->d.cfg->listen) ||
+	    c->workers != m->d.cfg->workers)
+		log_warnx("reload: listen and workers changes take effect at restart");
+	log_set_level(c->log_level);
+	conc_workers_reload(&m->d, c);
+	conc_config_unref(m->d.cfg);
+	m->d.cfg = c;
+	log_info("reloaded %s", m->config_path);
+}
+
+static void on_signal(struct loop *l, int signo, void *arg)
+{
+	struct main_ctx *m = arg;
+
+	if (signo == SIGHUP) {
+		reload(m);
+		return;
+	}
+	if (m->draining)
+		return;
+	m->draining = true;
+	log_info("%s: no new flows; draining for up to %u ms",
+		 strsignal(signo), m->d.cfg->drain_timeout_ms);
+	conc_workers_drain(&m->d);
+	loop_stop(l);
+}
+
+static unsigned worker_count(const struct conc_config *c)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (c->workers)
+		return c->workers;
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int run(struct main_ctx *m)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	char a[ADDR_STRLEN];
+	struct loop *l;
+	int r;
+
+	/* Block the signals before the workers exist so they inherit it. */
+	if (!(l = loop_new()) ||
+	    loop_add_signals(l, sigs, 3, on_signal, m) < 0)
+		fatal("event loop");
+	if ((r = conc_limits_init(&m->d.limits)) < 0)
+		fatalx("out of memory");
+	m->d.n_workers = worker_count(m->d.cfg);
+	if ((r = conc_workers_start(&m->d)) < 0) {
+		log_error("cannot start workers: %s", strerror(-r));
+		conc_workers_drain(&m->d);
+		goto out;
+	}
+	log_info("listening on %s with %u workers",
+		 addr_str((struct sockaddr *)&m->d.cfg->listen, a, sizeof(a)),
+		 m->d.n_workers);
+	if ((r = loop_run(l)) < 0)
+		log_error("event loop: %s", strerror(-r));
+out:
+	conc_workers_join(&m->d);
+	conc_limits_destroy(&m->d.limits);
+	loop_free(l);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct main_ctx m = { 0 };
+	struct opts o;
+	char err[512];
+	int rc;
+
+	if (!parse_args(argc, argv, &o)) {
+		usage(stderr);
+		return 2;
+	}
+	m.d.cfg = conc_config_load_file(o.config, err, sizeof(err));
+	if (!m.d.cfg) {
+		fprintf(stderr, "mptun-concentrator: %s\n", err);
+		return 1;
+	}
+	if (o.check) {
+		printf("configuration OK\n");
+		conc_config_unref(m.d.cfg);
+		return 0;
+	}
+	log_init("mptun-concentrator", o.foreground,
+		 o.debug ? LOG_DEBUG : m.d.cfg->log_level);
+	if (!o.foreground && daemon(0, 0) < 0)
+		fatal("daemon");
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	check_tfo_sysctl(m.d.cfg);
+	m.config_path = o.config;
+	rc = run(&m);
+	conc_config_unref(m.d.cfg);
+	log_info("stopped");
+	return rc;
+}

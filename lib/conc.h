@@ -1,0 +1,93 @@
+/* mptun-concentrator internals: the daemon, its workers (one thread and
+ * one epoll loop each, sharing the port with SO_REUSEPORT) and their flows. */
+#ifndef MPTUN_CONC_H
+#define MPTUN_CONC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "conc_config.h"
+#include "loop.h"
+
+struct conc_flow;
+struct resolver;
+
+/* Flow counts per client address and in all, shared by the workers. */
+struct conc_limits {
+	pthread_mutex_t lock;
+	struct conc_client **buckets;
+	size_t n_buckets;
+	uint32_t total;
+};
+
+int conc_limits_init(struct conc_limits *lim);
+void conc_limits_destroy(struct conc_limits *lim);
+/* Count one flow of client; false (and nothing counted) when max_total or
+ * max_per_client would be passed. */
+bool conc_limits_acquire(struct conc_limits *lim, const struct sockaddr *client,
+			 uint32_t max_total, uint32_t max_per_client);
+void conc_limits_release(struct conc_limits *lim, const struct sockaddr *client);
+
+/* Destination policy: the config's egress rules plus this host's addresses. */
+struct conc_acl {
+	struct conc_config *cfg; /* a reference */
+	struct addr_prefix_list own;
+};
+
+int conc_acl_init(struct conc_acl *acl, struct conc_config *cfg);
+void conc_acl_destroy(struct conc_acl *acl);
+/* 0 when dst may be connected to, else the RFC 8803 error code to answer:
+ * CONVERT_E_MALFORMED for addresses no host can have (loopback, multicast,
+ * broadcast, unspecified, port 0), CONVERT_E_NOT_AUTHORIZED for policy. */
+int conc_acl_check(const struct conc_acl *acl, const struct sockaddr *dst);
+bool conc_acl_client_allowed(const struct conc_acl *acl,
+			     const struct sockaddr *client);
+
+struct conc_daemon;
+
+struct conc_worker {
+	struct conc_daemon *d;
+	unsigned idx;
+	pthread_t thread;
+	bool started;
+	struct loop *loop;
+	int lfd;    /* listener, -1 once closed */
+	int ctl[2]; /* main → worker messages */
+	struct conc_acl acl;
+	struct resolver *res;
+	struct conc_flow *flows; /* doubly linked */
+	size_t n_flows;
+	struct conc_flow *dead;  /* closed, to free before sleeping */
+	struct loop_timer sweep;
+	struct loop_timer accept_pause;
+	bool draining;
+	uint64_t drain_deadline_ms;
+};
+
+struct conc_daemon {
+	struct conc_config *cfg;
+	struct conc_limits limits;
+	struct conc_worker *workers;
+	unsigned n_workers;
+	uint64_t next_flow_id; /* atomic */
+};
+
+/* Workers. conc_workers_start takes its own references to cfg. */
+int conc_workers_start(struct conc_daemon *d);
+/* Hand a new config to every worker (each takes a reference). */
+void conc_workers_reload(struct conc_daemon *d, struct conc_config *cfg);
+/* Stop accepting; flows get cfg->drain_timeout_ms, then all are closed. */
+void conc_workers_drain(struct conc_daemon *d);
+void conc_workers_join(struct conc_daemon *d);
+
+/* Flows (conc_flow.c, conc_relay.c). */
+void conc_flow_accept(struct conc_worker *w, int fd,
+		      const struct sockaddr *peer, socklen_t peer_len);
+void conc_flow_sweep(struct conc_worker *w, uint64_t now_ms);
+void conc_flow_close_all(struct conc_worker *w);
+void conc_flow_reap(struct conc_worker *w);
+
+#endif

@@ -1,0 +1,597 @@
+/* The opening of a flow: tell Convert from SOCKS by the first byte, decode,
+ * authorise, check the destination, connect, answer. */
+#include "conc_flow.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "resolve.h"
+#include "sockopt.h"
+#include "socks.h"
+
+#define RETRY_AFTER_S 5 /* value of Resource Exceeded / Network Failure */
+
+static void flow_connect(struct conc_flow *f);
+
+/* Answers. */
+
+static uint8_t socks5_code(uint8_t convert_code, uint8_t value)
+{
+	switch (convert_code) {
+	case CONVERT_E_CONNECTION_RESET:
+		return SOCKS5_CONN_REFUSED;
+	case CONVERT_E_DEST_UNREACHABLE:
+		return value == 0 ? SOCKS5_NET_UNREACHABLE
+				  : SOCKS5_HOST_UNREACHABLE;
+	case CONVERT_E_NOT_AUTHORIZED:
+	case CONVERT_E_MALFORMED:
+		return SOCKS5_NOT_ALLOWED;
+	case CONVERT_E_NETWORK_FAILURE:
+		return SOCKS5_HOST_UNREACHABLE;
+	default:
+		return SOCKS5_GENERAL_FAILURE;
+	}
+}
+
+/* Answer with an error in the flow's protocol, FIN, then drain. */
+static void flow_refuse(struct conc_flow *f, uint8_t code, const uint8_t *value,
+			size_t value_len, const char *why)
+{
+	struct convert_builder b;
+	int n;
+
+	log_debug("flow %llu: refused (%s): %s", (unsigned long long)f->id,
+		  convert_error_name(code), why);
+	if (f->proto == FLOW_CONVERT) {
+		convert_begin(&b);
+		if (convert_put_error(&b, code, value, value_len) < 0)
+			convert_put_error(&b, code, NULL, 0);
+		n = (int)convert_finish(&b);
+		memcpy(f->reply, b.buf, (size_t)n);
+	} else if (f->proto == FLOW_SOCKS5) {
+		n = socks5_encode_reply(f->reply, sizeof(f->reply),
+					socks5_code(code, value_len ? value[0] : 1),
+					NULL);
+	} else {
+		n = socks4_encode_reply(f->reply, sizeof(f->reply),
+					SOCKS4_REJECTED, NULL);
+	}
+	flow_finish(f, n > 0 ? (size_t)n : 0);
+}
+
+static void refuse_code(struct conc_flow *f, uint8_t code, uint8_t value,
+			const char *why)
+{
+	flow_refuse(f, code, &value, 1, why);
+}
+
+/* The options of the server's SYN-ACK that TCP_INFO lets us know. */
+static size_t synack_options(int fd, uint8_t *o)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	size_t n = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return 0;
+	o[n++] = 2, o[n++] = 4; /* MSS */
+	o[n++] = (uint8_t)(ti.tcpi_snd_mss >> 8), o[n++] = (uint8_t)ti.tcpi_snd_mss;
+	if (ti.tcpi_options & TCPI_OPT_SACK)
+		o[n++] = 4, o[n++] = 2;
+	if (ti.tcpi_options & TCPI_OPT_WSCALE)
+		o[n++] = 3, o[n++] = 3, o[n++] = ti.tcpi_snd_wscale;
+	return n;
+}
+
+/* The success answer, queued before any relayed byte. */
+static size_t success_reply(struct conc_flow *f)
+{
+	struct convert_builder b;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	uint8_t opts[16];
+	int n;
+
+	if (f->proto == FLOW_CONVERT) {
+		convert_begin(&b);
+		convert_put_ext_tcp_hdr(&b, opts, synack_options(f->sfd, opts));
+		n = (int)convert_finish(&b);
+		memcpy(f->reply, b.buf, (size_t)n);
+		return (size_t)n;
+	}
+	if (getsockname(f->sfd, (struct sockaddr *)&bound, &blen) < 0)
+		bound.ss_family = AF_UNSPEC;
+	if (f->proto == FLOW_SOCKS5)
+		n = socks5_encode_reply(f->reply, sizeof(f->reply),
+					SOCKS5_SUCCEEDED,
+					bound.ss_family == AF_UNSPEC ? NULL : (struct sockaddr *)&bound);
+	else
+		n = socks4_encode_reply(f->reply, sizeof(f->reply), SOCKS4_GRANTED,
+					bound.ss_family == AF_INET ? (struct sockaddr *)&bound : NULL);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Small answers during a SOCKS5 negotiation: the socket's buffer is empty
+ * then, so a short write means the client is gone. */
+static bool send_small(struct conc_flow *f, const uint8_t *buf, int n)
+{
+	if (n > 0 && send(f->cfd, buf, (size_t)n, MSG_NOSIGNAL) == n)
+		return true;
+	flow_close(f, "client gone during negotiation", true, false);
+	return false;
+}
+
+/* Policy, then connect. Every request ends up here. */
+static void flow_request(struct conc_flow *f)
+{
+	const struct conc_config *c = f->w->acl.cfg;
+	int code;
+
+	if (!conc_acl_client_allowed(&f->w->acl, (struct sockaddr *)&f->peer)) {
+		refuse_code(f, CONVERT_E_NOT_AUTHORIZED, 0, "client not in clients.allow");
+		return;
+	}
+	if (!f->counted) {
+		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S, "flow limit");
+		return;
+	}
+	code = conc_acl_check(&f->w->acl, (struct sockaddr *)&f->dst);
+	if (code) {
+		refuse_code(f, (uint8_t)code, 0, "destination refused by egress policy");
+		return;
+	}
+	f->deadline_ms = loop_now_ms(f->w->loop) + c->connect_timeout_ms;
+	flow_connect(f);
+}
+
+/* dst = sa (v4-mapped becomes IPv4) with port. */
+static void set_dst(struct conc_flow *f, const struct sockaddr *sa, uint16_t port)
+{
+	addr_unmap(sa, &f->dst, &f->dst_len);
+	if (f->dst.ss_family == AF_INET)
+		((struct sockaddr_in *)&f->dst)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&f->dst)->sin6_port = htons(port);
+}
+
+static void on_resolved(void *arg, int status, const struct sockaddr *sa,
+			socklen_t len)
+{
+	struct conc_flow *f = arg;
+
+	if (status) {
+		refuse_code(f, CONVERT_E_DEST_UNREACHABLE, 1, "host name not resolved");
+		return;
+	}
+	set_dst(f, sa, addr_port((struct sockaddr *)&f->dst));
+	flow_request(f);
+}
+
+/* SOCKS requests: an address, or a name to resolve first. */
+static void socks_request(struct conc_flow *f, const struct socks_request *rq)
+{
+	struct in6_addr any = IN6ADDR_ANY_INIT;
+
+	if (rq->cmd != SOCKS_CMD_CONNECT) {
+		uint8_t code = f->proto == FLOW_SOCKS5 ? SOCKS5_CMD_UNSUPPORTED
+						       : SOCKS4_REJECTED;
+		int n = f->proto == FLOW_SOCKS5
+				? socks5_encode_reply(f->reply, sizeof(f->reply), code, NULL)
+				: socks4_encode_reply(f->reply, sizeof(f->reply), code, NULL);
+		flow_finish(f, n > 0 ? (size_t)n : 0);
+		return;
+	}
+	addr_from_in6(rq->is_name ? &any : &rq->addr, rq->port, &f->dst, &f->dst_len);
+	if (!rq->is_name) {
+		flow_request(f);
+		return;
+	}
+	struct sockaddr_storage lit;
+	socklen_t lit_len;
+	if (addr_parse_host(rq->name, &lit, &lit_len)) {
+		set_dst(f, (struct sockaddr *)&lit, rq->port);
+		flow_request(f);
+		return;
+	}
+	f->state = FLOW_RESOLVING;
+	flow_set_events(f, f->cfd, 0);
+	f->deadline_ms = loop_now_ms(f->w->loop) + f->w->acl.cfg->connect_timeout_ms;
+	if (resolver_lookup(f->w->res, rq->name, on_resolved, f, &f->req) < 0)
+		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S, "out of memory");
+}
+
+/* Convert. */
+
+/* TCP options a client may ask for in an extended Connect: the kernel
+ * negotiates these itself. */
+static bool option_ok(uint8_t kind)
+{
+	return kind == 2 || kind == 3 || kind == 4 || kind == 8 || kind == 30 ||
+	       kind == 34;
+}
+
+static bool check_connect_opts(struct conc_flow *f, const struct convert_msg *m)
+{
+	uint8_t bad[CONVERT_OPT_MAX];
+	size_t nbad = 0;
+
+	for (size_t i = 0; i + 1 < m->connect_opts_len;) {
+		uint8_t kind = m->connect_opts[i], len = m->connect_opts[i + 1];
+		if (!kind)
+			break; /* padding */
+		if (!option_ok(kind))
+			bad[nbad++] = kind;
+		i += len;
+	}
+	if (!nbad)
+		return true;
+	flow_refuse(f, CONVERT_E_UNSUPPORTED_TCP_OPTION, bad, nbad,
+		    "unsupported TCP option in Connect");
+	return false;
+}
+
+static void convert_info_reply(struct conc_flow *f)
+{
+	static const uint8_t kinds[] = { 3, 4, 8, 30 };
+	struct convert_builder b;
+
+	convert_begin(&b);
+	convert_put_supported_ext(&b, kinds, sizeof(kinds));
+	size_t n = convert_finish(&b);
+	memcpy(f->reply, b.buf, n);
+	flow_finish(f, n);
+}
+
+static void convert_message(struct conc_flow *f, const struct convert_msg *m)
+{
+	const uint32_t refused = CONVERT_HAS_EXT_TCP_HDR | CONVERT_HAS_SUPPORTED_EXT |
+				 CONVERT_HAS_ERROR | CONVERT_HAS_AUTH |
+				 CONVERT_HAS_SOURCE;
+
+	if (m->present & refused) {
+		refuse_code(f, CONVERT_E_UNSUPPORTED_MESSAGE, 0,
+			    "TLV a converter does not accept");
+		return;
+	}
+	if (!(m->present & CONVERT_HAS_CONNECT)) {
+		if (m->present & CONVERT_HAS_INFO)
+			convert_info_reply(f);
+		else
+			refuse_code(f, CONVERT_E_MALFORMED, 0, "no Connect TLV");
+		return;
+	}
+	if (!check_connect_opts(f, m))
+		return;
+	addr_from_in6(&m->connect_addr, m->connect_port, &f->dst, &f->dst_len);
+	flow_request(f);
+}
+
+static void opening_convert(struct conc_flow *f)
+{
+	struct convert_msg *m = malloc(sizeof(*m));
+	struct convert_fault fault;
+	size_t used;
+
+	if (!m) {
+		flow_close(f, "out of memory", true, false);
+		return;
+	}
+	switch (convert_decode(f->in, f->in_len, m, &used, &fault)) {
+	case CONVERT_SHORT:
+		break;
+	case CONVERT_BAD:
+		flow_refuse(f, fault.code, fault.value, fault.value_len, fault.reason);
+		break;
+	case CONVERT_OK:
+		f->in_used = used;
+		convert_message(f, m);
+		break;
+	}
+	free(m);
+}
+
+/* SOCKS. */
+
+static bool socks_user_ok(const struct conc_config *c,
+			  const struct socks5_userpass *up)
+{
+	bool ok = false;
+
+	for (size_t i = 0; i < c->n_socks_users; i++) {
+		const struct conc_socks_user *u = &c->socks_users[i];
+		size_t plen = strlen(u->password);
+		unsigned diff = (unsigned)(plen ^ up->pass_len);
+		/* Same time whatever the password: compare all bytes. */
+		for (size_t j = 0; j < up->pass_len; j++)
+			diff |= (unsigned)(up->pass[j] ^ (j < plen ? u->password[j] : 0));
+		if (!strcmp(u->name, up->user) && !diff)
+			ok = true;
+	}
+	return ok;
+}
+
+static void consume(struct conc_flow *f, size_t n)
+{
+	memmove(f->in, f->in + n, f->in_len - n);
+	f->in_len -= n;
+}
+
+static void s5_greeting(struct conc_flow *f)
+{
+	const struct conc_config *c = f->w->acl.cfg;
+	struct socks5_greeting g;
+	const char *why;
+	size_t used;
+	uint8_t method;
+	uint8_t buf[2];
+
+	switch (socks5_parse_greeting(f->in, f->in_len, &g, &used, &why)) {
+	case SOCKS_SHORT:
+		return;
+	case SOCKS_BAD:
+		flow_close(f, why, false, false);
+		return;
+	case SOCKS_OK:
+		break;
+	}
+	consume(f, used);
+	method = c->n_socks_users ? SOCKS5_METHOD_USERPASS : SOCKS5_METHOD_NONE;
+	if (!c->socks_enabled || !socks5_greeting_offers(&g, method)) {
+		flow_finish(f, (size_t)socks5_encode_method(f->reply, sizeof(f->reply),
+							    SOCKS5_METHOD_UNACCEPTABLE));
+		return;
+	}
+	if (!send_small(f, buf, socks5_encode_method(buf, sizeof(buf), method)))
+		return;
+	f->state = method == SOCKS5_METHOD_USERPASS ? FLOW_S5_AUTH : FLOW_S5_REQUEST;
+	if (f->in_len)
+		flow_opening_on_io(f, -1, 0);
+}
+
+static void s5_auth(struct conc_flow *f)
+{
+	struct socks5_userpass up;
+	const char *why;
+	size_t used;
+	uint8_t buf[2];
+	bool ok;
+
+	switch (socks5_parse_userpass(f->in, f->in_len, &up, &used, &why)) {
+	case SOCKS_SHORT:
+		return;
+	case SOCKS_BAD:
+		flow_close(f, why, false, false);
+		return;
+	case SOCKS_OK:
+		break;
+	}
+	consume(f, used);
+	ok = socks_user_ok(f->w->acl.cfg, &up);
+	explicit_bzero(&up, sizeof(up));
+	if (!ok) {
+		flow_finish(f, (size_t)socks5_encode_userpass_status(
+				       f->reply, sizeof(f->reply), false));
+		return;
+	}
+	if (!send_small(f, buf, socks5_encode_userpass_status(buf, sizeof(buf), true)))
+		return;
+	f->state = FLOW_S5_REQUEST;
+	if (f->in_len)
+		flow_opening_on_io(f, -1, 0);
+}
+
+static void s5_request(struct conc_flow *f)
+{
+	struct socks_request rq;
+	const char *why;
+	size_t used;
+	uint8_t code = SOCKS5_GENERAL_FAILURE;
+
+	switch (socks5_parse_request(f->in, f->in_len, &rq, &used, &why, &code)) {
+	case SOCKS_SHORT:
+		return;
+	case SOCKS_BAD:
+		flow_finish(f, (size_t)socks5_encode_reply(f->reply, sizeof(f->reply),
+							   code, NULL));
+		return;
+	case SOCKS_OK:
+		break;
+	}
+	f->in_used = used;
+	socks_request(f, &rq);
+}
+
+static void s4_request(struct conc_flow *f)
+{
+	const struct conc_config *c = f->w->acl.cfg;
+	struct socks_request rq;
+	const char *why;
+	size_t used;
+
+	switch (socks4_parse_request(f->in, f->in_len, &rq, &used, &why)) {
+	case SOCKS_SHORT:
+		return;
+	case SOCKS_BAD:
+		refuse_code(f, CONVERT_E_MALFORMED, 0, why);
+		return;
+	case SOCKS_OK:
+		break;
+	}
+	f->in_used = used;
+	if (!c->socks_enabled || c->n_socks_users) {
+		refuse_code(f, CONVERT_E_NOT_AUTHORIZED, 0,
+			    "SOCKS4 disabled (socks.enabled off, or users configured)");
+		return;
+	}
+	socks_request(f, &rq);
+}
+
+static void opening_dispatch(struct conc_flow *f)
+{
+	if (f->state == FLOW_S5_AUTH) {
+		s5_auth(f);
+		return;
+	}
+	if (f->state == FLOW_S5_REQUEST) {
+		s5_request(f);
+		return;
+	}
+	switch (f->in[0]) {
+	case CONVERT_VERSION:
+		opening_convert(f);
+		break;
+	case 4:
+		f->proto = FLOW_SOCKS4;
+		s4_request(f);
+		break;
+	case 5:
+		f->proto = FLOW_SOCKS5;
+		s5_greeting(f);
+		break;
+	default:
+		/* Not ours: answer as a converter would to another version. */
+		opening_convert(f);
+		break;
+	}
+}
+
+/* fd -1: bytes already buffered need another look. */
+void flow_opening_on_io(struct conc_flow *f, int fd, uint32_t events)
+{
+	if (fd >= 0) {
+		ssize_t n = recv(f->cfd, f->in + f->in_len,
+				 sizeof(f->in) - f->in_len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			flow_close(f, n ? "client error during opening"
+					: "client closed during opening",
+				   n < 0, false);
+			return;
+		}
+		f->in_len += (size_t)n;
+	}
+	if (f->in_len)
+		opening_dispatch(f);
+	if (f->state <= FLOW_S5_REQUEST && f->in_len == sizeof(f->in))
+		flow_close(f, "opening too long", false, false);
+}
+
+/* Connecting. */
+
+static void connect_failed(struct conc_flow *f, int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		refuse_code(f, CONVERT_E_CONNECTION_RESET, 0, "connection refused");
+		break;
+	case ENETUNREACH:
+		refuse_code(f, CONVERT_E_DEST_UNREACHABLE, 0, "network unreachable");
+		break;
+	case EHOSTUNREACH:
+		refuse_code(f, CONVERT_E_DEST_UNREACHABLE, 1, "host unreachable");
+		break;
+	case EACCES:
+	case EPERM:
+		refuse_code(f, CONVERT_E_DEST_UNREACHABLE, 13,
+			    "communication administratively prohibited");
+		break;
+	default:
+		refuse_code(f, CONVERT_E_NETWORK_FAILURE, RETRY_AFTER_S, strerror(err));
+		break;
+	}
+}
+
+void flow_refuse_timeout(struct conc_flow *f)
+{
+	refuse_code(f, CONVERT_E_NETWORK_FAILURE, RETRY_AFTER_S,
+		    f->state == FLOW_RESOLVING ? "lookup timeout" : "connect timeout");
+}
+
+static void flow_connect(struct conc_flow *f)
+{
+	const struct conc_config *c = f->w->acl.cfg;
+	const struct sockaddr_storage *src =
+		f->dst.ss_family == AF_INET ? &c->egress_source4 : &c->egress_source6;
+	int fd, r;
+
+	fd = sockopt_connect((struct sockaddr *)&f->dst, f->dst_len,
+			     src->ss_family == AF_UNSPEC ? NULL : (const struct sockaddr *)src,
+			     src->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						       : sizeof(struct sockaddr_in6));
+	if (fd < 0) {
+		connect_failed(f, -fd);
+		return;
+	}
+	f->sfd = fd;
+	f->state = FLOW_CONNECTING;
+	flow_set_events(f, f->cfd, 0);
+	if ((r = loop_add_fd(f->w->loop, fd, EPOLLOUT, flow_on_io, f)) < 0) {
+		close(fd);
+		f->sfd = -1;
+		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S, strerror(-r));
+	}
+}
+
+void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events)
+{
+	int err;
+
+	if (fd == f->cfd) {
+		if (events & (EPOLLERR | EPOLLHUP))
+			flow_close(f, "client gone while connecting", true, true);
+		return;
+	}
+	err = sockopt_so_error(f->sfd);
+	if (err) {
+		loop_del_fd(f->w->loop, f->sfd);
+		close(f->sfd);
+		f->sfd = -1;
+		connect_failed(f, err);
+		return;
+	}
+	if (!(events & EPOLLOUT))
+		return;
+	f->down.pend = f->reply;
+	f->down.pend_len = success_reply(f);
+	f->up.pend = f->in + f->in_used;
+	f->up.pend_len = f->in_len - f->in_used;
+	if ((err = relay_start(f)) < 0)
+		flow_close(f, "cannot start relay", true, true);
+}
+
+/* Accept. */
+
+void conc_flow_accept(struct conc_worker *w, int fd,
+		      const struct sockaddr *peer, socklen_t peer_len)
+{
+	const struct conc_config *c = w->acl.cfg;
+	struct conc_flow *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		close(fd);
+		return;
+	}
+	f->w = w;
+	f->id = __atomic_fetch_add(&w->d->next_flow_id, 1, __ATOMIC_RELAXED);
+	f->cfd = fd;
+	f->sfd = -1;
+	f->up.pipe[0] = f->up.pipe[1] = f->down.pipe[0] = f->down.pipe[1] = -1;
+	memcpy(&f->peer, peer, peer_len);
+	f->peer_len = peer_len;
+	f->counted = conc_limits_acquire(&w->d->limits, peer, c->max_flows,
+					 c->max_flows_per_client);
+	f->active_ms = loop_now_ms(w->loop);
+	f->deadline_ms = f->active_ms + c->header_timeout_ms;
+	f->next = w->flows;
+	if (w->flows)
+		w->flows->prev = f;
+	w->flows = f;
+	w->n_flows++;
+	if (loop_add_fd(w->loop, fd, EPOLLIN, flow_on_io, f) < 0)
+		flow_close(f, "cannot watch socket", true, false);
+}

@@ -1,0 +1,329 @@
+/* Relaying a flow's bytes with splice() through one pipe per direction,
+ * half-close and resets passed on, and the end of every flow. */
+#include "conc_flow.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "resolve.h"
+#include "sockopt.h"
+
+#define PIPE_SIZE (256 * 1024)
+#define PUMP_ROUNDS 16 /* per wakeup and direction, so no flow hogs a worker */
+#define FINISH_LINGER_MS 2000
+
+void flow_set_events(struct conc_flow *f, int fd, uint32_t events)
+{
+	if (fd >= 0)
+		loop_mod_fd(f->w->loop, fd, events);
+}
+
+static void close_fd(struct conc_worker *w, int *fd, bool abort)
+{
+	if (*fd < 0)
+		return;
+	loop_del_fd(w->loop, *fd);
+	if (abort)
+		sockopt_abort_on_close(*fd);
+	close(*fd);
+	*fd = -1;
+}
+
+static void close_pipe(struct flow_dir *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->pipe[i] >= 0) {
+			close(d->pipe[i]);
+			d->pipe[i] = -1;
+		}
+}
+
+void flow_close(struct conc_flow *f, const char *reason, bool abort_client,
+		bool abort_server)
+{
+	struct conc_worker *w = f->w;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	if (f->state == FLOW_DEAD)
+		return;
+	log_debug("flow %llu %s -> %s closed: %s (up %llu, down %llu bytes)",
+		  (unsigned long long)f->id, addr_str((struct sockaddr *)&f->peer, a, sizeof(a)),
+		  f->dst.ss_family ? addr_str((struct sockaddr *)&f->dst, b, sizeof(b)) : "-",
+		  reason, (unsigned long long)f->up.bytes,
+		  (unsigned long long)f->down.bytes);
+	resolver_cancel(f->req);
+	f->req = NULL;
+	close_fd(w, &f->cfd, abort_client);
+	close_fd(w, &f->sfd, abort_server);
+	close_pipe(&f->up);
+	close_pipe(&f->down);
+	if (f->counted)
+		conc_limits_release(&w->d->limits, (struct sockaddr *)&f->peer);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		w->flows = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	w->n_flows--;
+	f->state = FLOW_DEAD;
+	f->next = w->dead;
+	w->dead = f;
+}
+
+void conc_flow_reap(struct conc_worker *w)
+{
+	while (w->dead) {
+		struct conc_flow *f = w->dead;
+		w->dead = f->next;
+		free(f);
+	}
+}
+
+/* Relay. */
+
+static int open_pipe(struct flow_dir *d)
+{
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	/* A bigger pipe means fewer wakeups per byte; the default is the
+	 * fallback when the per-user pipe budget is spent. */
+	(void)fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
+	int sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	d->pipe_cap = sz > 0 ? (size_t)sz : 65536;
+	return 0;
+}
+
+static uint32_t want(const struct flow_dir *rd, const struct flow_dir *wr)
+{
+	uint32_t ev = 0;
+
+	if (!rd->eof && !rd->pend_len && rd->in_pipe < rd->pipe_cap)
+		ev |= EPOLLIN;
+	if (wr->pend_len || wr->in_pipe)
+		ev |= EPOLLOUT;
+	return ev;
+}
+
+static void relay_update_events(struct conc_flow *f)
+{
+	flow_set_events(f, f->cfd, want(&f->up, &f->down));
+	flow_set_events(f, f->sfd, want(&f->down, &f->up));
+}
+
+enum pump_result { PUMP_OK, PUMP_SRC_RESET, PUMP_DST_RESET };
+
+static bool soft_error(void)
+{
+	return errno == EAGAIN || errno == EINTR;
+}
+
+/* Move what can be moved from pend or the pipe to dst. */
+static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress)
+{
+	ssize_t n;
+
+	if (d->pend_len)
+		n = send(dst, d->pend, d->pend_len, MSG_NOSIGNAL);
+	else if (d->in_pipe)
+		n = splice(d->pipe[0], NULL, dst, NULL, d->in_pipe,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	else
+		return PUMP_OK;
+	if (n < 0)
+		return soft_error() ? PUMP_OK : PUMP_DST_RESET;
+	if (d->pend_len) {
+		d->pend += n;
+		d->pend_len -= (size_t)n;
+	} else {
+		d->in_pipe -= (size_t)n;
+	}
+	d->bytes += (uint64_t)n;
+	*progress = n > 0;
+	return PUMP_OK;
+}
+
+static enum pump_result fill_from(struct flow_dir *d, int src, bool *progress)
+{
+	ssize_t n;
+
+	if (d->eof || d->pend_len || d->in_pipe >= d->pipe_cap)
+		return PUMP_OK;
+	n = splice(src, NULL, d->pipe[1], NULL, d->pipe_cap - d->in_pipe,
+		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n < 0)
+		return soft_error() ? PUMP_OK : PUMP_SRC_RESET;
+	if (n == 0)
+		d->eof = true;
+	d->in_pipe += (size_t)n;
+	*progress = true;
+	return PUMP_OK;
+}
+
+static enum pump_result pump(struct flow_dir *d, int src, int dst)
+{
+	enum pump_result r = PUMP_OK;
+
+	for (int i = 0; i < PUMP_ROUNDS && r == PUMP_OK; i++) {
+		bool moved = false, filled = false;
+		r = drain_to(d, dst, &moved);
+		if (r == PUMP_OK)
+			r = fill_from(d, src, &filled);
+		if (!moved && !filled)
+			break;
+	}
+	if (r == PUMP_OK && d->eof && !d->pend_len && !d->in_pipe && !d->shut) {
+		shutdown(dst, SHUT_WR);
+		d->shut = true;
+	}
+	return r;
+}
+
+static void relay_pump(struct conc_flow *f)
+{
+	enum pump_result up = pump(&f->up, f->cfd, f->sfd);
+	enum pump_result down = up ? PUMP_OK : pump(&f->down, f->sfd, f->cfd);
+
+	if (up == PUMP_SRC_RESET || down == PUMP_DST_RESET) {
+		flow_close(f, "client reset", false, true);
+		return;
+	}
+	if (up == PUMP_DST_RESET || down == PUMP_SRC_RESET) {
+		flow_close(f, "server reset", true, false);
+		return;
+	}
+	if (f->up.shut && f->down.shut) {
+		flow_close(f, "done", false, false);
+		return;
+	}
+	relay_update_events(f);
+}
+
+int relay_start(struct conc_flow *f)
+{
+	int r;
+
+	if ((r = open_pipe(&f->up)) < 0 || (r = open_pipe(&f->down)) < 0)
+		return r;
+	f->state = FLOW_RELAY;
+	f->deadline_ms = 0;
+	f->active_ms = loop_now_ms(f->w->loop);
+	relay_pump(f);
+	return 0;
+}
+
+void relay_on_io(struct conc_flow *f, int fd, uint32_t events)
+{
+	uint64_t before = f->up.bytes + f->down.bytes;
+
+	relay_pump(f);
+	if (f->state != FLOW_DEAD && f->up.bytes + f->down.bytes != before)
+		f->active_ms = loop_now_ms(f->w->loop);
+}
+
+/* Finishing: answer, FIN, wait for the client's FIN (closing with unread
+ * bytes would send RST and could destroy the answer in flight). */
+
+void flow_finish(struct conc_flow *f, size_t len)
+{
+	struct conc_worker *w = f->w;
+
+	resolver_cancel(f->req);
+	f->req = NULL;
+	close_fd(w, &f->sfd, false);
+	f->state = FLOW_FINISHING;
+	f->down.pend = f->reply;
+	f->down.pend_len = len;
+	f->deadline_ms = loop_now_ms(w->loop) + FINISH_LINGER_MS;
+	flow_set_events(f, f->cfd, EPOLLIN | EPOLLOUT);
+}
+
+void flow_finish_on_io(struct conc_flow *f, int fd, uint32_t events)
+{
+	uint8_t sink[4096];
+	ssize_t n;
+
+	if (f->down.pend_len) {
+		n = send(f->cfd, f->down.pend, f->down.pend_len, MSG_NOSIGNAL);
+		if (n < 0 && !soft_error()) {
+			flow_close(f, "client gone before the answer", false, false);
+			return;
+		}
+		if (n > 0) {
+			f->down.pend += n;
+			f->down.pend_len -= (size_t)n;
+		}
+		if (f->down.pend_len)
+			return;
+	}
+	if (!f->down.shut) {
+		shutdown(f->cfd, SHUT_WR);
+		f->down.shut = true;
+		flow_set_events(f, f->cfd, EPOLLIN);
+	}
+	while ((n = recv(f->cfd, sink, sizeof(sink), 0)) > 0)
+		;
+	if (n == 0 || !soft_error())
+		flow_close(f, "answered", false, false);
+}
+
+void flow_on_io(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct conc_flow *f = arg;
+
+	switch (f->state) {
+	case FLOW_OPENING:
+	case FLOW_S5_AUTH:
+	case FLOW_S5_REQUEST:
+		flow_opening_on_io(f, fd, events);
+		break;
+	case FLOW_RESOLVING:
+		if (events & (EPOLLERR | EPOLLHUP))
+			flow_close(f, "client gone while resolving", true, false);
+		break;
+	case FLOW_CONNECTING:
+		flow_connecting_on_io(f, fd, events);
+		break;
+	case FLOW_RELAY:
+		relay_on_io(f, fd, events);
+		break;
+	case FLOW_FINISHING:
+		flow_finish_on_io(f, fd, events);
+		break;
+	case FLOW_DEAD:
+		break;
+	}
+}
+
+/* Timeouts: header, connect, idle, linger after an answer. */
+void conc_flow_sweep(struct conc_worker *w, uint64_t now)
+{
+	uint32_t idle = w->acl.cfg->idle_timeout_ms;
+	struct conc_flow *f, *next;
+
+	for (f = w->flows; f; f = next) {
+		next = f->next;
+		if (f->state == FLOW_RELAY) {
+			if (now - f->active_ms >= idle)
+				flow_close(f, "idle timeout", true, true);
+		} else if (f->deadline_ms && now >= f->deadline_ms) {
+			if (f->state == FLOW_CONNECTING || f->state == FLOW_RESOLVING)
+				flow_refuse_timeout(f);
+			else
+				flow_close(f, f->state == FLOW_FINISHING
+						      ? "client did not close"
+						      : "header timeout",
+					   false, false);
+		}
+	}
+}
+
+void conc_flow_close_all(struct conc_worker *w)
+{
+	while (w->flows)
+		flow_close(w->flows, "shutting down", true, true);
+}

@@ -1,0 +1,242 @@
+/* Concentrator workers: one thread, loop and SO_REUSEPORT listener each. The
+ * main thread talks to them through a pipe of fixed-size messages. */
+#include "conc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conc_flow.h"
+#include "log.h"
+#include "resolve.h"
+#include "sockopt.h"
+
+#define SWEEP_MS 250
+#define ACCEPT_PAUSE_MS 100
+#define ACCEPT_BATCH 64
+
+enum worker_msg_type { MSG_CONFIG, MSG_DRAIN };
+
+struct worker_msg {
+	enum worker_msg_type type;
+	struct conc_config *cfg; /* MSG_CONFIG: a reference for the worker */
+};
+
+static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg);
+
+static int64_t on_accept_pause(struct loop *l, void *arg)
+{
+	struct conc_worker *w = arg;
+
+	if (w->lfd >= 0)
+		loop_mod_fd(l, w->lfd, EPOLLIN);
+	return LOOP_TIMER_STOP;
+}
+
+/* Out of fds: stop accepting for a moment rather than spin on the
+ * listener, which stays readable. */
+static void accept_pause(struct conc_worker *w)
+{
+	log_warnx("worker %u: out of file descriptors, pausing accept", w->idx);
+	loop_mod_fd(w->loop, w->lfd, 0);
+	loop_timer_arm(w->loop, &w->accept_pause, ACCEPT_PAUSE_MS,
+		       on_accept_pause, w);
+}
+
+static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct conc_worker *w = arg;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int cfd = accept4(fd, (struct sockaddr *)&peer, &len,
+				  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(w);
+			return;
+		}
+		conc_flow_accept(w, cfd, (struct sockaddr *)&peer, len);
+	}
+}
+
+static void close_listener(struct conc_worker *w)
+{
+	if (w->lfd < 0)
+		return;
+	loop_del_fd(w->loop, w->lfd);
+	close(w->lfd);
+	w->lfd = -1;
+	loop_timer_disarm(w->loop, &w->accept_pause);
+}
+
+static void swap_config(struct conc_worker *w, struct conc_config *cfg)
+{
+	struct conc_acl acl;
+	int r = conc_acl_init(&acl, cfg);
+
+	conc_config_unref(cfg); /* the message's reference; acl took its own */
+	if (r < 0) {
+		log_warnx("worker %u: reload failed: %s", w->idx, strerror(-r));
+		return;
+	}
+	conc_acl_destroy(&w->acl);
+	w->acl = acl;
+}
+
+static void on_ctl(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct conc_worker *w = arg;
+	struct worker_msg m;
+
+	while (read(fd, &m, sizeof(m)) == sizeof(m)) {
+		if (m.type == MSG_CONFIG) {
+			swap_config(w, m.cfg);
+		} else {
+			close_listener(w);
+			w->draining = true;
+			w->drain_deadline_ms =
+				loop_now_ms(l) + w->acl.cfg->drain_timeout_ms;
+		}
+	}
+}
+
+static int64_t on_sweep(struct loop *l, void *arg)
+{
+	struct conc_worker *w = arg;
+	uint64_t now = loop_now_ms(l);
+
+	conc_flow_sweep(w, now);
+	if (w->draining && now >= w->drain_deadline_ms)
+		conc_flow_close_all(w);
+	return SWEEP_MS;
+}
+
+static void before_sleep(struct loop *l, void *arg)
+{
+	struct conc_worker *w = arg;
+
+	conc_flow_reap(w);
+	if (w->draining && !w->n_flows)
+		loop_stop(l);
+}
+
+static void *worker_main(void *arg)
+{
+	struct conc_worker *w = arg;
+	int r = loop_run(w->loop);
+
+	if (r < 0)
+		log_error("worker %u: event loop failed: %s", w->idx, strerror(-r));
+	conc_flow_close_all(w);
+	conc_flow_reap(w);
+	return NULL;
+}
+
+static int worker_init(struct conc_worker *w, struct conc_daemon *d, unsigned idx)
+{
+	const struct conc_config *c = d->cfg;
+	const char *what;
+	int r;
+
+	w->d = d;
+	w->idx = idx;
+	w->lfd = -1;
+	w->ctl[0] = w->ctl[1] = -1;
+	if (!(w->loop = loop_new()))
+		return -ENOMEM;
+	if ((r = conc_acl_init(&w->acl, d->cfg)) < 0)
+		return r;
+	if (!(w->res = resolver_new(w->loop)))
+		return -ENOMEM;
+	if (pipe2(w->ctl, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	w->lfd = sockopt_mptcp_listener((const struct sockaddr *)&c->listen,
+					c->listen_len, 4096, &what);
+	if (w->lfd < 0) {
+		log_error("listener: %s: %s", what, strerror(-w->lfd));
+		return w->lfd;
+	}
+	if ((r = loop_add_fd(w->loop, w->lfd, EPOLLIN, on_listener, w)) < 0 ||
+	    (r = loop_add_fd(w->loop, w->ctl[0], EPOLLIN, on_ctl, w)) < 0)
+		return r;
+	loop_timer_arm(w->loop, &w->sweep, SWEEP_MS, on_sweep, w);
+	loop_set_before_sleep(w->loop, before_sleep, w);
+	return 0;
+}
+
+static void worker_destroy(struct conc_worker *w)
+{
+	if (!w->loop)
+		return;
+	close_listener(w);
+	for (int i = 0; i < 2; i++)
+		if (w->ctl[i] >= 0)
+			close(w->ctl[i]);
+	resolver_free(w->res);
+	conc_acl_destroy(&w->acl);
+	loop_free(w->loop);
+	w->loop = NULL;
+}
+
+int conc_workers_start(struct conc_daemon *d)
+{
+	int r;
+
+	d->workers = calloc(d->n_workers, sizeof(*d->workers));
+	if (!d->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if ((r = worker_init(&d->workers[i], d, i)) < 0)
+			return r;
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		struct conc_worker *w = &d->workers[i];
+		if ((r = pthread_create(&w->thread, NULL, worker_main, w)))
+			return -r;
+		w->started = true;
+	}
+	return 0;
+}
+
+static void post(struct conc_worker *w, const struct worker_msg *m)
+{
+	/* A pipe write of this size is atomic; the pipe holds thousands. */
+	if (write(w->ctl[1], m, sizeof(*m)) != sizeof(*m))
+		log_warn("worker %u: message lost", w->idx);
+}
+
+void conc_workers_reload(struct conc_daemon *d, struct conc_config *cfg)
+{
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		struct worker_msg m = { MSG_CONFIG, conc_config_ref(cfg) };
+		post(&d->workers[i], &m);
+	}
+}
+
+void conc_workers_drain(struct conc_daemon *d)
+{
+	struct worker_msg m = { MSG_DRAIN, NULL };
+
+	for (unsigned i = 0; i < d->n_workers; i++)
+		post(&d->workers[i], &m);
+}
+
+/* Wait for the workers (after conc_workers_drain) and free them. Safe on
+ * a half-started set. */
+void conc_workers_join(struct conc_daemon *d)
+{
+	if (!d->workers)
+		return;
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		struct conc_worker *w = &d->workers[i];
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		worker_destroy(w);
+	}
+	free(d->workers);
+	d->workers = NULL;
+}

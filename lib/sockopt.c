@@ -1,0 +1,128 @@
+#include "sockopt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static int set_int(int fd, int level, int name, int val)
+{
+	return setsockopt(fd, level, name, &val, sizeof(val)) < 0 ? -errno : 0;
+}
+
+static int listener_opts(int fd, const struct sockaddr *addr, const char **what)
+{
+	int r;
+
+	*what = "SO_REUSEADDR";
+	if ((r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
+		return r;
+	*what = "SO_REUSEPORT";
+	if ((r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0)
+		return r;
+	*what = "IPV6_V6ONLY";
+	if (addr->sa_family == AF_INET6 &&
+	    (r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) < 0)
+		return r;
+	*what = "TCP_FASTOPEN";
+	if ((r = set_int(fd, IPPROTO_TCP, TCP_FASTOPEN, 1024)) < 0)
+		return r;
+	*what = "TCP_FASTOPEN_NO_COOKIE";
+	return set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
+}
+
+int sockopt_mptcp_listener(const struct sockaddr *addr, socklen_t len,
+			   int backlog, const char **what)
+{
+	int fd, r;
+
+	*what = "socket(IPPROTO_MPTCP)";
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    IPPROTO_MPTCP);
+	if (fd < 0)
+		return -errno;
+	if ((r = listener_opts(fd, addr, what)) < 0)
+		goto fail;
+	*what = "bind";
+	if (bind(fd, addr, len) < 0)
+		goto fail_errno;
+	*what = "listen";
+	if (listen(fd, backlog) < 0)
+		goto fail_errno;
+	return fd;
+fail_errno:
+	r = -errno;
+fail:
+	close(fd);
+	return r;
+}
+
+int sockopt_connect(const struct sockaddr *dst, socklen_t dst_len,
+		    const struct sockaddr *src, socklen_t src_len)
+{
+	int fd, r;
+
+	fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (src) {
+		/* Defer the port choice to connect() so one source address
+		 * is not limited to 28k ports over all destinations. */
+		set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+		if (bind(fd, src, src_len) < 0)
+			goto fail;
+	}
+	if (connect(fd, dst, dst_len) < 0 && errno != EINPROGRESS)
+		goto fail;
+	return fd;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
+}
+
+int sockopt_so_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+void sockopt_abort_on_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+int sockopt_tfo_sysctl_get(int *val)
+{
+	FILE *f = fopen(SOCKOPT_TFO_SYSCTL, "re");
+	int r;
+
+	if (!f)
+		return -errno;
+	r = fscanf(f, "%d", val) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	return r;
+}
+
+int sockopt_tfo_sysctl_set(int val)
+{
+	int fd = open(SOCKOPT_TFO_SYSCTL, O_WRONLY | O_CLOEXEC);
+	char buf[16];
+	int n, r = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", val);
+	if (write(fd, buf, (size_t)n) != n)
+		r = -errno;
+	close(fd);
+	return r;
+}
