@@ -20,10 +20,6 @@ else
 BUILD   ?= build
 endif
 
-DEBIAN_DEPS := build-essential clang libclang-rt-14-dev pkg-config libyaml-dev \
-	libc-ares-dev libcmocka-dev iproute2 iperf3 curl socat python3 nftables \
-	procps coreutils
-
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libmptun.a
@@ -98,9 +94,9 @@ install: all
 	install -m 755 $(DAEMONS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/mptun/examples/
 
+# Debian packages: the list is scripts/debian-packages.
 deps:
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_DEPS) || \
-	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_DEPS); }
+	scripts/run deps
 
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
