@@ -86,7 +86,9 @@ enum socks_status socks4_parse_request(const uint8_t *buf, size_t len,
 				       struct socks_request *out,
 				       size_t *consumed, const char **reason);
 
-/* Encoders return bytes written, or -ENOSPC when cap is too small. */
+/* Encoders return bytes written, -ENOSPC when cap is too small, or
+ * -EAFNOSUPPORT for a bound address neither AF_INET nor AF_INET6. A SOCKS4
+ * reply cannot carry IPv6: a non-mapped IPv6 address is written as 0.0.0.0:0. */
 int socks5_encode_method(uint8_t *out, size_t cap, uint8_t method);
 int socks5_encode_userpass_status(uint8_t *out, size_t cap, bool ok);
 /* bound may be NULL (0.0.0.0:0). AF_INET or AF_INET6. */
