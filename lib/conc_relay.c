@@ -109,10 +109,22 @@ static uint32_t want(const struct flow_dir *rd, const struct flow_dir *wr)
 	return ev;
 }
 
+/* A socket with nothing left to read or write leaves the loop: epoll
+ * reports EPOLLHUP whatever we ask, and level-triggered that would spin
+ * while the other direction finishes. */
+static void watch(struct conc_flow *f, int fd, const struct flow_dir *rd,
+		  const struct flow_dir *wr)
+{
+	if (rd->eof && wr->shut)
+		loop_del_fd(f->w->loop, fd);
+	else
+		flow_set_events(f, fd, want(rd, wr));
+}
+
 static void relay_update_events(struct conc_flow *f)
 {
-	flow_set_events(f, f->cfd, want(&f->up, &f->down));
-	flow_set_events(f, f->sfd, want(&f->down, &f->up));
+	watch(f, f->cfd, &f->up, &f->down);
+	watch(f, f->sfd, &f->down, &f->up);
 }
 
 enum pump_result { PUMP_OK, PUMP_SRC_RESET, PUMP_DST_RESET };
@@ -220,6 +232,15 @@ void relay_on_io(struct conc_flow *f, int fd, uint32_t events)
 {
 	uint64_t before = f->up.bytes + f->down.bytes;
 
+	/* An error with no read or write pending would otherwise never be
+	 * collected (and EPOLLERR would fire forever). */
+	if ((events & EPOLLERR) && sockopt_so_error(fd)) {
+		if (fd == f->cfd)
+			flow_close(f, "client reset", false, true);
+		else
+			flow_close(f, "server reset", true, false);
+		return;
+	}
 	relay_pump(f);
 	if (f->state != FLOW_DEAD && f->up.bytes + f->down.bytes != before)
 		f->active_ms = loop_now_ms(f->w->loop);
