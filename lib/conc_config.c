@@ -1,0 +1,286 @@
+#include "conc_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfgparse.h"
+#include "log.h"
+
+_Static_assert(sizeof(enum conc_tfo_policy) == sizeof(int),
+	       "CFG_ENUM stores an int");
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t),
+	       "CFG_UINT stores a uint32_t into workers");
+
+/* Defaults: the only place they are written down. */
+#define DEF_LISTEN           "[::]:5124"
+#define DEF_WORKERS          0
+#define DEF_TFO              CONC_TFO_SET
+#define DEF_SOCKS_ENABLED    true
+#define DEF_ALLOW_PRIVATE    false
+#define DEF_HEADER_MS        (5 * 1000)
+#define DEF_CONNECT_MS       (10 * 1000)
+#define DEF_IDLE_MS          (5 * 60 * 1000)
+#define DEF_DRAIN_MS         (10 * 1000)
+#define DEF_MAX_FLOWS        65536
+#define DEF_FLOWS_PER_CLIENT 4096
+#define DEF_LOG_LEVEL        LOG_INFO
+
+#define MAX_WORKERS     256
+#define MAX_SOCKS_STR   255 /* RFC 1929: one length byte */
+#define MAX_SOCKS_USERS 10000
+
+#define OFF(f)  offsetof(struct conc_config, f)
+#define UOFF(f) offsetof(struct conc_socks_user, f)
+
+static const char open_proxy[] =
+	"list your CPEs' source prefixes in clients.allow; "
+	"an open converter is an open proxy";
+
+static bool check_listen(const void *base, char *why, size_t len)
+{
+	const struct conc_config *c = base;
+
+	if (addr_port((const struct sockaddr *)&c->listen))
+		return true;
+	snprintf(why, len, "port 0 is not a listening port");
+	return false;
+}
+
+static bool check_clients(const void *base, char *why, size_t len)
+{
+	const struct conc_config *c = base;
+
+	if (c->clients_allow.n)
+		return true;
+	snprintf(why, len, "must not be empty: %s", open_proxy);
+	return false;
+}
+
+/* Runs after each user: the new one is last. Quadratic, hence the cap on
+ * the number of users. */
+static bool check_user(const void *base, char *why, size_t len)
+{
+	const struct conc_config *c = base;
+	const struct conc_socks_user *last =
+		&c->socks_users[c->n_socks_users - 1];
+
+	for (size_t i = 0; i + 1 < c->n_socks_users; i++) {
+		if (!strcmp(c->socks_users[i].name, last->name)) {
+			snprintf(why, len,
+				 "duplicate user name, also socks.users[%zu]",
+				 i);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool parse_log_level(const char *s, void *field, char *why,
+			    size_t len)
+{
+	int level = log_level_parse(s);
+
+	if (level < 0) {
+		snprintf(why, len, "expected error, warn, info or debug");
+		return false;
+	}
+	*(int *)field = level;
+	return true;
+}
+
+static const struct cfg_enum tfo_names[] = {
+	{ "set", CONC_TFO_SET },
+	{ "require", CONC_TFO_REQUIRE },
+	{ NULL, 0 },
+};
+
+static const struct cfg_key clients_keys[] = {
+	{ .name = "allow", .type = CFG_PREFIXES, .offset = OFF(clients_allow),
+	  .required = true, .missing = open_proxy, .check = check_clients },
+	{ 0 },
+};
+
+static const struct cfg_key user_keys[] = {
+	{ .name = "user", .type = CFG_STRING, .offset = UOFF(name),
+	  .required = true, .min = 1, .max = MAX_SOCKS_STR },
+	{ .name = "password", .type = CFG_STRING, .offset = UOFF(password),
+	  .required = true, .min = 0, .max = MAX_SOCKS_STR },
+	{ 0 },
+};
+
+static const struct cfg_key socks_keys[] = {
+	{ .name = "enabled", .type = CFG_BOOL, .offset = OFF(socks_enabled) },
+	{ .name = "users", .type = CFG_MAP_SEQ, .offset = OFF(socks_users),
+	  .count_offset = OFF(n_socks_users),
+	  .elem_size = sizeof(struct conc_socks_user), .map = user_keys,
+	  .max = MAX_SOCKS_USERS, .check = check_user },
+	{ 0 },
+};
+
+static const struct cfg_key egress_keys[] = {
+	{ .name = "allow_private", .type = CFG_BOOL,
+	  .offset = OFF(egress_allow_private) },
+	{ .name = "allow", .type = CFG_PREFIXES, .offset = OFF(egress_allow) },
+	{ .name = "deny", .type = CFG_PREFIXES, .offset = OFF(egress_deny) },
+	{ .name = "source4", .type = CFG_HOST, .offset = OFF(egress_source4),
+	  .family = AF_INET, .nullable = true },
+	{ .name = "source6", .type = CFG_HOST, .offset = OFF(egress_source6),
+	  .family = AF_INET6, .nullable = true },
+	{ 0 },
+};
+
+static const struct cfg_key timeout_keys[] = {
+	{ .name = "header", .type = CFG_DURATION,
+	  .offset = OFF(header_timeout_ms), .min = 1 },
+	{ .name = "connect", .type = CFG_DURATION,
+	  .offset = OFF(connect_timeout_ms), .min = 1 },
+	{ .name = "idle", .type = CFG_DURATION, .offset = OFF(idle_timeout_ms),
+	  .min = 1 },
+	{ .name = "drain", .type = CFG_DURATION,
+	  .offset = OFF(drain_timeout_ms), .min = 1 },
+	{ 0 },
+};
+
+static const struct cfg_key limit_keys[] = {
+	{ .name = "flows", .type = CFG_UINT, .offset = OFF(max_flows),
+	  .min = 1 },
+	{ .name = "flows_per_client", .type = CFG_UINT,
+	  .offset = OFF(max_flows_per_client), .min = 1 },
+	{ 0 },
+};
+
+static const struct cfg_key log_keys[] = {
+	{ .name = "level", .type = CFG_SCALAR_FN, .offset = OFF(log_level),
+	  .parse = parse_log_level },
+	{ 0 },
+};
+
+static const struct cfg_key conc_keys[] = {
+	{ .name = "listen", .type = CFG_SOCKADDR, .offset = OFF(listen),
+	  .len_offset = OFF(listen_len), .port = CONC_DEFAULT_PORT,
+	  .check = check_listen },
+	{ .name = "workers", .type = CFG_UINT, .offset = OFF(workers),
+	  .max = MAX_WORKERS },
+	{ .name = "tcp_fastopen_sysctl", .type = CFG_ENUM, .offset = OFF(tfo),
+	  .names = tfo_names },
+	{ .name = "clients", .type = CFG_MAP, .map = clients_keys,
+	  .required = true, .missing = open_proxy },
+	{ .name = "socks", .type = CFG_MAP, .map = socks_keys },
+	{ .name = "egress", .type = CFG_MAP, .map = egress_keys },
+	{ .name = "timeouts", .type = CFG_MAP, .map = timeout_keys },
+	{ .name = "limits", .type = CFG_MAP, .map = limit_keys },
+	{ .name = "log", .type = CFG_MAP, .map = log_keys },
+	{ 0 },
+};
+
+static bool set_defaults(struct conc_config *c)
+{
+	c->refs = 1;
+	if (!addr_parse(DEF_LISTEN, CONC_DEFAULT_PORT, &c->listen,
+			&c->listen_len))
+		return false;
+	c->workers = DEF_WORKERS;
+	c->tfo = DEF_TFO;
+	c->socks_enabled = DEF_SOCKS_ENABLED;
+	c->egress_source4.ss_family = AF_UNSPEC;
+	c->egress_source6.ss_family = AF_UNSPEC;
+	c->egress_allow_private = DEF_ALLOW_PRIVATE;
+	c->header_timeout_ms = DEF_HEADER_MS;
+	c->connect_timeout_ms = DEF_CONNECT_MS;
+	c->idle_timeout_ms = DEF_IDLE_MS;
+	c->drain_timeout_ms = DEF_DRAIN_MS;
+	c->max_flows = DEF_MAX_FLOWS;
+	c->max_flows_per_client = DEF_FLOWS_PER_CLIENT;
+	c->log_level = DEF_LOG_LEVEL;
+	return true;
+}
+
+/* Invariants the loader relies on whatever the schema says; a failure here
+ * is a bug in the schema, reported rather than trusted. */
+static bool validate(const struct conc_config *c, const char *name, char *err,
+		     size_t errlen)
+{
+	const char *why = NULL;
+
+	if (!c->clients_allow.n)
+		why = "clients.allow: must not be empty";
+	else if (c->egress_source4.ss_family != AF_UNSPEC &&
+		 c->egress_source4.ss_family != AF_INET)
+		why = "egress.source4: not an IPv4 address";
+	else if (c->egress_source6.ss_family != AF_UNSPEC &&
+		 c->egress_source6.ss_family != AF_INET6)
+		why = "egress.source6: not an IPv6 address";
+	else if (!c->header_timeout_ms || !c->connect_timeout_ms ||
+		 !c->idle_timeout_ms || !c->drain_timeout_ms)
+		why = "timeouts: must be greater than zero";
+	else if (c->workers > MAX_WORKERS)
+		why = "workers: more than 256";
+	if (why && err && errlen)
+		snprintf(err, errlen, "%s: %s", name, why);
+	return !why;
+}
+
+static void conc_config_free(struct conc_config *c)
+{
+	if (!c)
+		return;
+	cfg_free(conc_keys, c);
+	free(c);
+}
+
+struct conc_config *conc_config_load_buf(const char *buf, size_t len,
+					 const char *name, char *err,
+					 size_t errlen)
+{
+	struct conc_config *c = calloc(1, sizeof(*c));
+
+	if (!name)
+		name = "config";
+	if (!c) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	if (!set_defaults(c)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: bad default listen address",
+				 name);
+		goto err_free;
+	}
+	if (!cfg_parse_buf(conc_keys, c, buf, len, name, err, errlen))
+		goto err_free;
+	if (!validate(c, name, err, errlen))
+		goto err_free;
+	return c;
+err_free:
+	conc_config_free(c);
+	return NULL;
+}
+
+struct conc_config *conc_config_load_file(const char *path, char *err,
+					  size_t errlen)
+{
+	struct conc_config *c;
+	char *buf;
+	size_t len;
+
+	if (!cfg_read_file(path, &buf, &len, err, errlen))
+		return NULL;
+	c = conc_config_load_buf(buf, len, path, err, errlen);
+	free(buf);
+	return c;
+}
+
+struct conc_config *conc_config_ref(struct conc_config *c)
+{
+	if (c)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+void conc_config_unref(struct conc_config *c)
+{
+	if (c && !__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
+		conc_config_free(c);
+}
