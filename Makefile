@@ -32,6 +32,9 @@ FUZZ     := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib -g -O1 $(PKG_CFLAGS) \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 
+# Keep the fuzzers' objects between runs.
+.SECONDARY:
+
 .PHONY: all tools unit fuzz fuzz-run check check-unit check-netns install deps clean bench demo
 
 all: $(DAEMONS) tools
@@ -80,8 +83,11 @@ check-netns:
 	$(MAKE) SAN=1 all
 	tests/netns/run build-san
 
-# Everything: unit tests, fuzzers and the netns suite, under ASan+UBSan.
-check: check-unit fuzz-run check-netns
+# Everything under ASan+UBSan: unit tests, fuzzers, the netns suite.
+check:
+	$(MAKE) SAN=1 all unit
+	$(MAKE) fuzz
+	tests/check build-san $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: all
 	bench/concentrator $(BUILD)
