@@ -320,6 +320,14 @@ static void consume(struct conc_flow *f, size_t n)
 	f->in_len -= n;
 }
 
+/* The next SOCKS5 step; bytes the client pipelined are looked at now. */
+static void s5_next(struct conc_flow *f, enum flow_state st)
+{
+	f->state = st;
+	if (f->in_len)
+		flow_opening_on_io(f, -1, 0);
+}
+
 static void s5_greeting(struct conc_flow *f)
 {
 	const struct conc_config *c = f->w->acl.cfg;
@@ -347,9 +355,7 @@ static void s5_greeting(struct conc_flow *f)
 	}
 	if (!send_small(f, buf, socks5_encode_method(buf, sizeof(buf), method)))
 		return;
-	f->state = method == SOCKS5_METHOD_USERPASS ? FLOW_S5_AUTH : FLOW_S5_REQUEST;
-	if (f->in_len)
-		flow_opening_on_io(f, -1, 0);
+	s5_next(f, method == SOCKS5_METHOD_USERPASS ? FLOW_S5_AUTH : FLOW_S5_REQUEST);
 }
 
 static void s5_auth(struct conc_flow *f)
@@ -379,9 +385,7 @@ static void s5_auth(struct conc_flow *f)
 	}
 	if (!send_small(f, buf, socks5_encode_userpass_status(buf, sizeof(buf), true)))
 		return;
-	f->state = FLOW_S5_REQUEST;
-	if (f->in_len)
-		flow_opening_on_io(f, -1, 0);
+	s5_next(f, FLOW_S5_REQUEST);
 }
 
 static void s5_request(struct conc_flow *f)
