@@ -6,11 +6,11 @@ CLANG   ?= clang
 CFLAGS  ?= -O2 -g
 FUZZ_SECONDS ?= 20
 
-PKGS     := yaml-0.1 libcares
+PKGS     := yaml-0.1 libcares libnl-3.0 libnl-route-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib $(WARN) $(PKG_CFLAGS)
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib -Ilwip-port $(WARN) $(PKG_CFLAGS)
 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
@@ -20,37 +20,63 @@ else
 BUILD   ?= build
 endif
 
-LIB_SRC  := $(wildcard lib/*.c)
+include lwip-port/lwip.mk
+
+# lwip-port/: the flow NAT and the TUN seam are plain C and go with lib/;
+# the files that include lwIP headers form libcpe.a.
+PORT_LWIP := lwip-port/stack.c lwip-port/cpe_flow.c
+PORT_PURE := lwip-port/flownat.c lwip-port/tun.c
+LIB_SRC  := $(wildcard lib/*.c) $(PORT_PURE)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libmptun.a
-DAEMONS  := $(BUILD)/mptun-concentrator
+CPE_OBJ  := $(PORT_LWIP:%.c=$(BUILD)/%.o)
+CPE_A    := $(BUILD)/libcpe.a
+DAEMONS  := $(BUILD)/mptun-concentrator $(BUILD)/mptun-cpe
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BUILD := build-fuzz
 FUZZ     := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib -g -O1 $(PKG_CFLAGS) \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib -Ilwip-port -g -O1 $(PKG_CFLAGS) \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Keep the fuzzers' objects between runs.
 .SECONDARY:
 
-.PHONY: all tools unit fuzz fuzz-run check check-unit check-netns install deps clean bench demo
+.PHONY: all tools unit fuzz fuzz-run check check-unit check-netns install deps clean distclean bench demo
 
 all: $(DAEMONS) tools
 
 tools: $(TOOLS)
 
-$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+HEADERS := $(wildcard lib/*.h lwip-port/*.h)
+
+$(BUILD)/lib/%.o: lib/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/lwip-port/flownat.o $(BUILD)/lwip-port/tun.o: $(BUILD)/lwip-port/%.o: lwip-port/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(CPE_OBJ): $(BUILD)/lwip-port/%.o: lwip-port/%.c $(HEADERS) $(LWIP_PORT_H) | $(LWIP_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(LWIP_INC) $(CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/mptun-%: cmd/mptun-%/main.c $(LIB_A)
+$(CPE_A): $(CPE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mptun-concentrator: cmd/mptun-concentrator/main.c $(LIB_A)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS) -lpthread
+
+$(BUILD)/mptun-cpe: cmd/mptun-cpe/main.c $(CPE_A) $(LIB_A) $(BUILD)/liblwip.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CPE_A) $(LIB_A) \
+		$(BUILD)/liblwip.a $(PKG_LIBS)
 
 $(BUILD)/%: tests/tools/%.c $(LIB_A)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS) -lpthread
@@ -62,7 +88,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 
 unit: $(UNIT)
 
-$(FUZZ_BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+# lwIP's own test needs lwIP's headers and library.
+$(BUILD)/tests/test_lwip_build: tests/unit/test_lwip_build.c $(BUILD)/liblwip.a
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(LWIP_INC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/liblwip.a $(shell pkg-config --libs cmocka)
+
+$(FUZZ_BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -104,5 +136,9 @@ install: all
 deps:
 	scripts/run deps
 
+# Keeps the fetched lwIP tree (build/lwip-src); `make distclean` drops it.
 clean:
+	rm -rf $(filter-out build/lwip-src,$(wildcard build/*)) build-san $(FUZZ_BUILD)
+
+distclean:
 	rm -rf build build-san $(FUZZ_BUILD)

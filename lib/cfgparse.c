@@ -529,13 +529,18 @@ static bool set_prefixes(struct cfg_walk *w, const struct cfg_key *k,
 static bool set_scalar_fn(struct cfg_walk *w, const struct cfg_key *k,
 			  yaml_node_t *n, void *base)
 {
-	const char *v = scalar_of(w, n, "a scalar");
+	void *field = (char *)base + k->offset;
 	char why[256] = "";
 	struct quoted q;
+	const char *v;
 
+	if (k->nullable && is_null(n))
+		return k->parse(NULL, field, why, sizeof(why)) ||
+		       cfg_error(w, n, "%s", why[0] ? why : "invalid value");
+	v = scalar_of(w, n, "a scalar");
 	if (!v)
 		return false;
-	if (k->parse(v, (char *)base + k->offset, why, sizeof(why)))
+	if (k->parse(v, field, why, sizeof(why)))
 		return true;
 	return cfg_error(w, n, "%s: %s", why[0] ? why : "invalid value",
 			 quote(v, &q));
@@ -583,10 +588,28 @@ static bool seq_elem(struct cfg_walk *w, const struct cfg_key *k,
 	return ok;
 }
 
+static size_t seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top -
+			n->data.sequence.items.start);
+}
+
+static bool seq_count_ok(struct cfg_walk *w, const struct cfg_key *k,
+			 yaml_node_t *n, size_t len)
+{
+	uint64_t max = k->max ? k->max : SIZE_MAX;
+
+	if (len >= k->min && len <= max)
+		return true;
+	if (!len)
+		return cfg_error(w, n, "must not be empty");
+	return cfg_error(w, n, "%zu entries, out of range (%u..%llu)", len,
+			 k->min, (unsigned long long)max);
+}
+
 static bool set_map_seq(struct cfg_walk *w, const struct cfg_key *k,
 			yaml_node_t *n, void *base)
 {
-	uint64_t max = k->max ? k->max : SIZE_MAX;
 	yaml_node_item_t *it;
 	size_t len;
 	char *arr;
@@ -598,11 +621,9 @@ static bool set_map_seq(struct cfg_walk *w, const struct cfg_key *k,
 		return cfg_error(w, n,
 				 "expected a sequence of mappings, got %s",
 				 node_kind(n));
-	len = (size_t)(n->data.sequence.items.top -
-		       n->data.sequence.items.start);
-	if (len < k->min || len > max)
-		return cfg_error(w, n, "%zu entries, out of range (%u..%llu)",
-				 len, k->min, (unsigned long long)max);
+	len = seq_len(n);
+	if (!seq_count_ok(w, k, n, len))
+		return false;
 	if (!len)
 		return true;
 	arr = calloc(len, k->elem_size);
@@ -612,6 +633,72 @@ static bool set_map_seq(struct cfg_walk *w, const struct cfg_key *k,
 	for (it = n->data.sequence.items.start;
 	     it < n->data.sequence.items.top; it++)
 		if (!seq_elem(w, k, node_get(w, *it), base, arr))
+			return false;
+	return true;
+}
+
+static void free_strings(const struct cfg_key *k, void *base)
+{
+	void *field = (char *)base + k->offset;
+	size_t *count = (size_t *)((char *)base + k->count_offset);
+	char **arr;
+
+	memcpy(&arr, field, sizeof(arr));
+	for (size_t i = 0; arr && i < *count; i++)
+		free(arr[i]);
+	free(arr);
+	memset(field, 0, sizeof(arr));
+	*count = 0;
+}
+
+/* One element: counted once stored, so cfg_free() frees exactly those. */
+static bool strings_elem(struct cfg_walk *w, const struct cfg_key *k,
+			 yaml_node_t *n, void *base, char **arr)
+{
+	size_t *count = (size_t *)((char *)base + k->count_offset);
+	size_t old = path_add(w, "[%zu]", *count);
+	const char *v = scalar_of(w, n, "a string");
+	bool ok = false;
+
+	if (v) {
+		arr[*count] = strdup(v);
+		if (arr[*count]) {
+			++*count;
+			ok = run_check(w, k, n, base);
+		} else {
+			cfg_error(w, n, "out of memory");
+		}
+	}
+	path_pop(w, old);
+	return ok;
+}
+
+/* Unlike CFG_MAP_SEQ, a null is checked against min: "interfaces:" with
+ * nothing after it is as empty as "interfaces: []". */
+static bool set_strings(struct cfg_walk *w, const struct cfg_key *k,
+			yaml_node_t *n, void *base)
+{
+	yaml_node_item_t *it;
+	size_t len = 0;
+	char **arr;
+
+	free_strings(k, base);
+	if (n->type != YAML_SEQUENCE_NODE && !is_null(n))
+		return cfg_error(w, n, "expected a sequence of strings, got %s",
+				 node_kind(n));
+	if (n->type == YAML_SEQUENCE_NODE)
+		len = seq_len(n);
+	if (!seq_count_ok(w, k, n, len))
+		return false;
+	if (!len)
+		return true;
+	arr = calloc(len, sizeof(*arr));
+	if (!arr)
+		return cfg_error(w, n, "out of memory");
+	memcpy((char *)base + k->offset, &arr, sizeof(arr));
+	for (it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++)
+		if (!strings_elem(w, k, node_get(w, *it), base, arr))
 			return false;
 	return true;
 }
@@ -628,7 +715,8 @@ static const cfg_setter setters[] = {
 	[CFG_ENUM] = set_enum,         [CFG_SOCKADDR] = set_addr,
 	[CFG_HOST] = set_addr,         [CFG_PREFIXES] = set_prefixes,
 	[CFG_SCALAR_FN] = set_scalar_fn, [CFG_MAP] = set_map,
-	[CFG_MAP_SEQ] = set_map_seq,   [CFG_CUSTOM] = set_custom,
+	[CFG_MAP_SEQ] = set_map_seq,   [CFG_STRINGS] = set_strings,
+	[CFG_CUSTOM] = set_custom,
 };
 
 static int find_key(const struct cfg_key *schema, const char *name)
@@ -680,7 +768,8 @@ static bool walk_pair(struct cfg_walk *w, yaml_node_t *map,
 			       first_line(w, map, k->name));
 	else
 		ok = setters[k->type](w, k, vn, base) &&
-		     (k->type == CFG_MAP_SEQ || run_check(w, k, vn, base));
+		     (k->type == CFG_MAP_SEQ || k->type == CFG_STRINGS ||
+		      run_check(w, k, vn, base));
 	*seen |= 1ull << i;
 	path_pop(w, old);
 	return ok;
@@ -934,6 +1023,9 @@ static void free_key(const struct cfg_key *k, void *base)
 		break;
 	case CFG_MAP_SEQ:
 		free_seq(k, base);
+		break;
+	case CFG_STRINGS:
+		free_strings(k, base);
 		break;
 	case CFG_CUSTOM:
 		if (k->free)

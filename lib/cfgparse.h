@@ -21,9 +21,12 @@
  *   string    any scalar except a plain null (empty, ~, null) unless the
  *             key is nullable; quote "" for an empty string. NUL bytes are
  *             refused.
+ *   strings   a sequence of strings (as above, never null); a null is an
+ *             empty sequence.
  * A plain null where a mapping or sequence is expected is an empty one.
  *
- * Ownership: strings, prefix lists, CFG_MAP_SEQ arrays and whatever a custom
+ * Ownership: strings, prefix lists, CFG_MAP_SEQ and CFG_STRINGS arrays and
+ * whatever a custom
  * type allocates belong to base; cfg_free() releases them by the same schema,
  * also on a half-filled base. String fields must hold NULL or heap memory. */
 #ifndef MPTUN_CFGPARSE_H
@@ -48,6 +51,7 @@ enum cfg_type {
 	CFG_SCALAR_FN, /* parse(): a scalar with its own syntax */
 	CFG_MAP,       /* a nested mapping, keys in map */
 	CFG_MAP_SEQ,   /* a sequence of mappings: an array of elements */
+	CFG_STRINGS,   /* a sequence of strings: char **, count at count_offset */
 	CFG_CUSTOM,    /* custom(): any node */
 };
 
@@ -64,11 +68,13 @@ struct cfg_key {
 	/* Why a missing required key matters, appended to its error. */
 	const char *missing;
 	/* CFG_STRING, CFG_SOCKADDR, CFG_HOST: a null value unsets the field
-	 * (NULL, AF_UNSPEC with length 0) instead of being an error. */
+	 * (NULL, AF_UNSPEC with length 0) instead of being an error.
+	 * CFG_SCALAR_FN: a null value calls parse() with s NULL, which unsets
+	 * the field its own way. */
 	bool nullable;
 
-	/* uint, duration (ms), string length, CFG_MAP_SEQ count: max 0 means
-	 * no upper bound. */
+	/* uint, duration (ms), string length, CFG_MAP_SEQ and CFG_STRINGS
+	 * count: max 0 means no upper bound. */
 	uint32_t min, max;
 
 	/* CFG_SOCKADDR, CFG_HOST: AF_INET or AF_INET6 to restrict, 0 any. */
@@ -82,8 +88,9 @@ struct cfg_key {
 	const struct cfg_enum *names; /* CFG_ENUM */
 	const struct cfg_key *map;    /* CFG_MAP, CFG_MAP_SEQ */
 	size_t elem_size;             /* CFG_MAP_SEQ: sizeof an element */
-	size_t count_offset;          /* CFG_MAP_SEQ: a size_t count; the
-				       * field at offset is the array pointer */
+	size_t count_offset;          /* CFG_MAP_SEQ, CFG_STRINGS: a size_t
+				       * count; the field at offset is the
+				       * array pointer */
 
 	/* CFG_SCALAR_FN: parse s into field, or write why and return false. */
 	bool (*parse)(const char *s, void *field, char *why, size_t whylen);
@@ -92,9 +99,10 @@ struct cfg_key {
 	/* CFG_CUSTOM: release what custom() stored; may be NULL. */
 	void (*free)(void *field);
 
-	/* Any type: runs after the value is stored (for CFG_MAP_SEQ after
-	 * each element, the new one being last), with the struct holding the
-	 * field. Return false and write why to refuse it. */
+	/* Any type: runs after the value is stored (for CFG_MAP_SEQ and
+	 * CFG_STRINGS after each element, the new one being last, so the
+	 * error points at it), with the struct holding the field. Return
+	 * false and write why to refuse it. */
 	bool (*check)(const void *base, char *why, size_t whylen);
 };
 

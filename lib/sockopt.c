@@ -1,9 +1,18 @@
 #include "sockopt.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
+
+#ifndef TCP_FASTOPEN_CONNECT
+#define TCP_FASTOPEN_CONNECT 30
+#endif
+#ifndef TCP_FASTOPEN_NO_COOKIE
+#define TCP_FASTOPEN_NO_COOKIE 34
+#endif
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
 
 static int set_int(int fd, int level, int name, int val)
 {
@@ -100,29 +109,16 @@ void sockopt_abort_on_close(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-int sockopt_tfo_sysctl_get(int *val)
+int sockopt_mptcp_client(int family)
 {
-	FILE *f = fopen(SOCKOPT_TFO_SYSCTL, "re");
-	int r;
-
-	if (!f)
-		return -errno;
-	r = fscanf(f, "%d", val) == 1 ? 0 : -EINVAL;
-	fclose(f);
-	return r;
-}
-
-int sockopt_tfo_sysctl_set(int val)
-{
-	int fd = open(SOCKOPT_TFO_SYSCTL, O_WRONLY | O_CLOEXEC);
-	char buf[16];
-	int n, r = 0;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			IPPROTO_MPTCP);
 
 	if (fd < 0)
 		return -errno;
-	n = snprintf(buf, sizeof(buf), "%d\n", val);
-	if (write(fd, buf, (size_t)n) != n)
-		r = -errno;
-	close(fd);
-	return r;
+	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	/* The client needs nothing else for data in the SYN: the default
+	 * net.ipv4.tcp_fastopen (0x1) enables the client side. */
+	set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
+	return fd;
 }

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sockopt.h"
+#include "sysctl.h"
 
 #define DEFAULT_CONFIG "/etc/mptun/concentrator.yaml"
 
@@ -69,7 +70,7 @@ static void check_tfo_sysctl(const struct conc_config *c)
 {
 	int v, r;
 
-	if ((r = sockopt_tfo_sysctl_get(&v)) < 0)
+	if ((r = sysctl_get_int(SOCKOPT_TFO_SYSCTL, &v)) < 0)
 		fatalx("cannot read net.ipv4.tcp_fastopen: %s", strerror(-r));
 	if (v & SOCKOPT_TFO_SERVER)
 		return;
@@ -78,7 +79,7 @@ static void check_tfo_sysctl(const struct conc_config *c)
 		       "Convert messages in the SYN would wait a round trip; run "
 		       "'sysctl -w net.ipv4.tcp_fastopen=%d' or set "
 		       "tcp_fastopen_sysctl: set", v, v | SOCKOPT_TFO_SERVER);
-	if ((r = sockopt_tfo_sysctl_set(v | SOCKOPT_TFO_SERVER)) < 0)
+	if ((r = sysctl_set_int(SOCKOPT_TFO_SYSCTL, v | SOCKOPT_TFO_SERVER)) < 0)
 		fatalx("cannot set net.ipv4.tcp_fastopen to %d: %s", v | SOCKOPT_TFO_SERVER,
 		       strerror(-r));
 	log_info("set net.ipv4.tcp_fastopen from %d to %d (server side of TCP Fast Open)",

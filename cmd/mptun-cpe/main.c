@@ -1,0 +1,238 @@
+/* mptun-cpe: catch the LAN's TCP flows on a TUN device, terminate them in
+ * lwIP and carry each over its own MPTCP connection to the concentrator.
+ * args → config → sysctls → clean up a crashed run → TUN → lwIP → capture
+ * rules → run → teardown in reverse. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "cpe.h"
+#include "log.h"
+#include "nlroute.h"
+#include "sysctl.h"
+#include "tun.h"
+
+#define DEFAULT_CONFIG "/etc/mptun/cpe.yaml"
+#define NAT_LINGER_MS 25000 /* > lwIP's TIME_WAIT (2 * TCP_MSL) */
+
+struct opts {
+	const char *config;
+	bool foreground, check, debug;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mptun-cpe [-f] [-d] [-n] [-c FILE]\n"
+		   "  -c, --config FILE    configuration (default " DEFAULT_CONFIG ")\n"
+		   "  -f, --foreground     stay in the foreground, log to stderr\n"
+		   "  -d, --debug          log debug messages\n"
+		   "  -n, --check-config   check the configuration and exit\n"
+		   "  -h, --help           this text\n"
+		   "Signals: TERM/INT stop, HUP reloads, USR1 logs the counters.\n");
+}
+
+static bool parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct opts){ .config = DEFAULT_CONFIG };
+	while ((c = getopt_long(argc, argv, "c:fdnh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'd': o->debug = true; break;
+		case 'n': o->check = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: return false;
+		}
+	}
+	return optind == argc;
+}
+
+/* Forwarding carries LAN packets into the TUN and the answers back. */
+static void need_sysctl(const struct cpe_config *c, const char *name, int want)
+{
+	int v, r;
+
+	if ((r = sysctl_get_int(name, &v)) < 0)
+		fatalx("cannot read %s: %s", name, strerror(-r));
+	if (v == want)
+		return;
+	if (!c->set_ip_forward)
+		fatalx("%s is %d, mptun-cpe needs %d: run 'sysctl -w %s=%d' or set "
+		       "sysctl.ip_forward: set", name, v, want, name, want);
+	if ((r = sysctl_set_int(name, want)) < 0)
+		fatalx("cannot set %s to %d: %s", name, want, strerror(-r));
+	log_info("set %s from %d to %d", name, v, want);
+}
+
+/* Answers leave the TUN with the server's address as source; strict
+ * reverse-path filtering would drop them (the route to the server is a WAN
+ * link), loose filtering keeps them. */
+static void tun_rp_filter(const char *tun)
+{
+	char name[128];
+	int all = 0, r;
+
+	snprintf(name, sizeof(name), "net.ipv4.conf.%s.rp_filter", tun);
+	if ((r = sysctl_set_int(name, 0)) < 0)
+		fatalx("cannot set %s to 0: %s", name, strerror(-r));
+	if (sysctl_get_int("net.ipv4.conf.all.rp_filter", &all) == 0 && all == 1)
+		fatalx("net.ipv4.conf.all.rp_filter is 1 (strict): it would drop "
+		       "the TUN's answers to the LAN; set it to 0 or 2 (loose)");
+}
+
+struct cpe_main {
+	struct cpe c;
+	const char *config_path;
+	struct nlroute *nl;
+	int tunfd;
+	uint32_t table; /* the one installed: a reload may name another */
+};
+
+static struct nlroute_capture capture_of(const struct cpe_config *c)
+{
+	return (struct nlroute_capture){ .tun = c->tun_name,
+					 .lan_ifs = c->lan_interfaces,
+					 .n_lan = c->n_lan_interfaces,
+					 .bypass = &c->bypass,
+					 .table = c->route_table,
+					 .priority = c->rule_priority };
+}
+
+static void reload(struct cpe_main *m)
+{
+	char err[512];
+	struct cpe_config *c = cpe_config_load_file(m->config_path, err, sizeof(err));
+
+	if (!c) {
+		log_error("reload: %s; keeping the running configuration", err);
+		return;
+	}
+	log_set_level(c->log_level);
+	log_warnx("reload: tun, lan, routing and concentrator changes take "
+		  "effect at restart; flow settings apply to new flows now");
+	cpe_config_unref(m->c.cfg);
+	m->c.cfg = c;
+	log_info("reloaded %s", m->config_path);
+}
+
+static void on_signal(struct loop *l, int signo, void *arg)
+{
+	struct cpe_main *m = arg;
+
+	if (signo == SIGHUP)
+		reload(m);
+	else if (signo == SIGUSR1)
+		cpe_log_counters(&m->c);
+	else
+		loop_stop(l);
+}
+
+static void before_sleep(struct loop *l, void *arg)
+{
+	cpe_flows_reap(arg);
+}
+
+static void setup(struct cpe_main *m)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	const struct cpe_config *c = m->c.cfg;
+	struct flownat_config nat;
+	struct stack_hooks hooks;
+	struct nlroute_capture cap = capture_of(c);
+	uint32_t entries = c->max_flows * 2 > 64000 ? 64000 : c->max_flows * 2;
+	int r;
+
+	need_sysctl(c, "net.ipv4.ip_forward", 1);
+	need_sysctl(c, "net.ipv6.conf.all.forwarding", 1);
+	if (!(m->nl = nlroute_open()))
+		fatalx("cannot open a netlink route socket");
+	/* A run that crashed left its rules and routes: they go first. */
+	m->table = c->route_table;
+	nlroute_capture_remove(m->nl, m->table);
+	if ((m->tunfd = tun_open(c->tun_name)) < 0)
+		fatalx("cannot create TUN device %s: %s", c->tun_name, strerror(-m->tunfd));
+	if ((r = nlroute_link_setup(m->nl, c->tun_name, c->tun_mtu, c->tun_txqueuelen,
+				    &c->tun_address4, &c->tun_address6)) < 0)
+		fatalx("cannot configure %s: %s", c->tun_name, strerror(-r));
+	tun_rp_filter(c->tun_name);
+	if (!(m->c.loop = loop_new()) || loop_add_signals(m->c.loop, sigs, 4, on_signal, m) < 0)
+		fatal("event loop");
+	loop_set_before_sleep(m->c.loop, before_sleep, &m->c);
+	cpe_flows_init(&m->c, &hooks);
+	stack_default_nat_config(&nat, CPE_LWIP_PORT, entries, NAT_LINGER_MS);
+	if (!(m->c.stack = stack_new(m->c.loop, m->tunfd, c->tun_mtu, &nat, &hooks)))
+		fatalx("cannot start lwIP on %s", c->tun_name);
+	if ((r = nlroute_capture_install(m->nl, &cap)) < 0)
+		fatalx("cannot install the capture rules: %s", strerror(-r));
+}
+
+/* Reverse order; safe on a half-done setup. */
+static void teardown(struct cpe_main *m)
+{
+	if (m->nl)
+		nlroute_capture_remove(m->nl, m->table);
+	if (m->c.loop) {
+		cpe_flows_close_all(&m->c);
+		cpe_flows_reap(&m->c);
+	}
+	stack_free(m->c.stack);
+	if (m->tunfd >= 0)
+		close(m->tunfd);
+	nlroute_close(m->nl);
+	loop_free(m->c.loop);
+}
+
+int main(int argc, char **argv)
+{
+	struct cpe_main m = { .tunfd = -1 };
+	struct opts o;
+	char err[512];
+	int r;
+
+	if (!parse_args(argc, argv, &o)) {
+		usage(stderr);
+		return 2;
+	}
+	if (!(m.c.cfg = cpe_config_load_file(o.config, err, sizeof(err)))) {
+		fprintf(stderr, "mptun-cpe: %s\n", err);
+		return 1;
+	}
+	if (o.check) {
+		printf("configuration OK\n");
+		cpe_config_unref(m.c.cfg);
+		return 0;
+	}
+	log_init("mptun-cpe", o.foreground, o.debug ? LOG_DEBUG : m.c.cfg->log_level);
+	if (!o.foreground && daemon(0, 0) < 0)
+		fatal("daemon");
+	signal(SIGPIPE, SIG_IGN);
+	m.config_path = o.config;
+	setup(&m);
+	char a[ADDR_STRLEN];
+	log_info("capturing TCP from %zu LAN interface(s) into %s; concentrator %s",
+		 m.c.cfg->n_lan_interfaces, m.c.cfg->tun_name,
+		 addr_str((struct sockaddr *)&m.c.cfg->conc, a, sizeof(a)));
+	r = loop_run(m.c.loop);
+	if (r < 0)
+		log_error("event loop: %s", strerror(-r));
+	log_info("stopping: removing capture rules, closing %zu flows", m.c.n_flows);
+	teardown(&m);
+	cpe_config_unref(m.c.cfg);
+	log_info("stopped");
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,479 @@
+#include "cpe_config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfgparse.h"
+#include "conc_config.h"
+#include "log.h"
+
+_Static_assert(sizeof(enum cpe_protocol) == sizeof(int),
+	       "CFG_ENUM stores an int");
+_Static_assert(sizeof(enum cpe_open_mode) == sizeof(int),
+	       "CFG_ENUM stores an int");
+
+/* Defaults: the only place they are written down. */
+#define DEF_TUN_NAME       "mptun0"
+#define DEF_TUN_MTU        1500
+#define DEF_TUN_TXQLEN     1000
+#define DEF_TUN_ADDRESS4   "198.18.0.1/32" /* RFC 2544 benchmarking range */
+#define DEF_TABLE          7100
+#define DEF_PRIORITY       7100
+#define DEF_PROTOCOL       CPE_PROTO_CONVERT
+#define DEF_OPEN           CPE_OPEN_HOLD
+#define DEF_FAST_WAIT_MS   10
+#define DEF_MAX_FLOWS      4096
+#define DEF_CONNECT_MS     (10 * 1000)
+#define DEF_IDLE_MS        (5 * 60 * 1000)
+#define DEF_SET_IP_FORWARD true
+#define DEF_LOG_LEVEL      LOG_INFO
+
+#define MIN_MTU         1280 /* IPv6 is switched off below it */
+#define MAX_MTU         65535
+#define MAX_LAN_IFS     64
+/* Each bypass prefix is a policy rule per LAN interface, and the kernel
+ * walks the rule list linearly for every packet from the LAN. */
+#define MAX_BYPASS      256
+#define MAX_TABLE       0xfffffffeu
+#define MAX_PRIORITY    0xfffffffeu /* capture rules use priority + 1 */
+#define MAX_SOCKS_STR   255 /* RFC 1929: one length byte */
+#define MAX_FAST_WAIT   1000
+#define MAX_FLOWS       65000
+
+#define OFF(f) offsetof(struct cpe_config, f)
+
+static const char need_lan[] =
+	"name the LAN interfaces whose TCP is captured";
+static const char need_conc[] =
+	"the mptun-concentrator to use, e.g. 203.0.113.10:5124";
+
+/* The kernel's dev_valid_name(), its isspace() counting 0xa0, plus '%':
+ * no existing interface has one, as the kernel reads it as a pattern. */
+static bool ifname_ok(const char *s, char *why, size_t len)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= IFNAMSIZ) {
+		snprintf(why, len, "an interface name has 1 to %d bytes",
+			 IFNAMSIZ - 1);
+		return false;
+	}
+	if (!strcmp(s, ".") || !strcmp(s, "..")) {
+		snprintf(why, len, "\".\" and \"..\" are not interface names");
+		return false;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '/' || c == ':' || c == '%' || isspace(c) ||
+		    c == 0xa0) {
+			snprintf(why, len, "an interface name has no '/', ':', "
+				 "'%%' or white space");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool check_tun_name(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+
+	return ifname_ok(c->tun_name, why, len);
+}
+
+/* Runs after each interface: the new one is last. */
+static bool check_lan_if(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+	size_t last = c->n_lan_interfaces - 1;
+
+	if (!ifname_ok(c->lan_interfaces[last], why, len))
+		return false;
+	for (size_t i = 0; i < last; i++) {
+		if (!strcmp(c->lan_interfaces[i], c->lan_interfaces[last])) {
+			snprintf(why, len,
+				 "duplicate interface, also lan.interfaces[%zu]",
+				 i);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool check_bypass(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+
+	if (c->bypass.n <= MAX_BYPASS)
+		return true;
+	snprintf(why, len,
+		 "%zu prefixes, at most %d (each is a policy rule per LAN "
+		 "interface)",
+		 c->bypass.n, MAX_BYPASS);
+	return false;
+}
+
+static bool check_table(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+
+	if (c->route_table < 253 || c->route_table > 255)
+		return true;
+	snprintf(why, len, "253, 254 and 255 are the kernel's default, main "
+		 "and local tables");
+	return false;
+}
+
+static bool is_unspecified(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+static bool check_conc(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+
+	if (is_unspecified(&c->conc)) {
+		snprintf(why, len, "the unspecified address is not a "
+			 "concentrator");
+		return false;
+	}
+	if (!addr_port((const struct sockaddr *)&c->conc)) {
+		snprintf(why, len, "port 0 is not a concentrator port");
+		return false;
+	}
+	return true;
+}
+
+/* On the carrier mapping, once all its keys are in. */
+static bool check_carrier(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+	bool user = c->socks_user, password = c->socks_password;
+
+	if (user != password) {
+		snprintf(why, len, "socks_user and socks_password go together: "
+			 "set both or neither");
+		return false;
+	}
+	if (user && c->protocol != CPE_PROTO_SOCKS5) {
+		snprintf(why, len, "socks_user and socks_password need "
+			 "protocol: socks5");
+		return false;
+	}
+	return true;
+}
+
+/* "/len" after an address: 1..max decimal. */
+static bool parse_bits(const char *s, unsigned max, uint8_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9' || strlen(s) > 3)
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end || v < 1 || v > max)
+		return false;
+	*out = (uint8_t)v;
+	return true;
+}
+
+/* An interface address as `ip address add` takes it: host bits may be set
+ * ("198.18.0.1/30"); a bare address is a host prefix. NULL unsets. */
+static bool parse_ifaddr(const char *s, void *field, int family, char *why,
+			 size_t len)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash;
+	struct addr_prefix p;
+	size_t hlen;
+
+	if (!s) {
+		memset(field, 0, sizeof(p));
+		return true;
+	}
+	slash = strchr(s, '/');
+	hlen = slash ? (size_t)(slash - s) : strlen(s);
+	if (hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (!addr_prefix_parse(host, &p) || p.family != family)
+		goto bad;
+	if (slash && !parse_bits(slash + 1, p.len, &p.len))
+		goto bad;
+	memcpy(field, &p, sizeof(p));
+	return true;
+bad:
+	snprintf(why, len, "not an %s address/length (e.g. %s)",
+		 family == AF_INET ? "IPv4" : "IPv6",
+		 family == AF_INET ? "198.18.0.1/32" : "fd00::1/128");
+	return false;
+}
+
+static bool parse_ifaddr4(const char *s, void *field, char *why, size_t len)
+{
+	return parse_ifaddr(s, field, AF_INET, why, len);
+}
+
+static bool parse_ifaddr6(const char *s, void *field, char *why, size_t len)
+{
+	return parse_ifaddr(s, field, AF_INET6, why, len);
+}
+
+static bool parse_ip_forward(const char *s, void *field, char *why,
+			     size_t len)
+{
+	if (!strcmp(s, "set") || !strcmp(s, "require")) {
+		*(bool *)field = !strcmp(s, "set");
+		return true;
+	}
+	snprintf(why, len, "expected set or require");
+	return false;
+}
+
+static bool parse_log_level(const char *s, void *field, char *why,
+			    size_t len)
+{
+	int level = log_level_parse(s);
+
+	if (level < 0) {
+		snprintf(why, len, "expected error, warn, info or debug");
+		return false;
+	}
+	*(int *)field = level;
+	return true;
+}
+
+static const struct cfg_enum protocol_names[] = {
+	{ "convert", CPE_PROTO_CONVERT },
+	{ "socks5", CPE_PROTO_SOCKS5 },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum open_names[] = {
+	{ "hold", CPE_OPEN_HOLD },
+	{ "fast", CPE_OPEN_FAST },
+	{ NULL, 0 },
+};
+
+static const struct cfg_key tun_keys[] = {
+	{ .name = "name", .type = CFG_STRING, .offset = OFF(tun_name),
+	  .min = 1, .max = IFNAMSIZ - 1, .check = check_tun_name },
+	{ .name = "mtu", .type = CFG_UINT, .offset = OFF(tun_mtu),
+	  .min = MIN_MTU, .max = MAX_MTU },
+	{ .name = "txqueuelen", .type = CFG_UINT,
+	  .offset = OFF(tun_txqueuelen), .min = 1 },
+	{ .name = "address4", .type = CFG_SCALAR_FN,
+	  .offset = OFF(tun_address4), .nullable = true,
+	  .parse = parse_ifaddr4 },
+	{ .name = "address6", .type = CFG_SCALAR_FN,
+	  .offset = OFF(tun_address6), .nullable = true,
+	  .parse = parse_ifaddr6 },
+	{ 0 },
+};
+
+static const struct cfg_key lan_keys[] = {
+	{ .name = "interfaces", .type = CFG_STRINGS,
+	  .offset = OFF(lan_interfaces), .count_offset = OFF(n_lan_interfaces),
+	  .required = true, .missing = need_lan, .min = 1, .max = MAX_LAN_IFS,
+	  .check = check_lan_if },
+	{ .name = "bypass", .type = CFG_PREFIXES, .offset = OFF(bypass),
+	  .check = check_bypass },
+	{ 0 },
+};
+
+static const struct cfg_key routing_keys[] = {
+	{ .name = "table", .type = CFG_UINT, .offset = OFF(route_table),
+	  .min = 1, .max = MAX_TABLE, .check = check_table },
+	{ .name = "priority", .type = CFG_UINT, .offset = OFF(rule_priority),
+	  .min = 1, .max = MAX_PRIORITY },
+	{ 0 },
+};
+
+static const struct cfg_key conc_keys[] = {
+	{ .name = "address", .type = CFG_SOCKADDR, .offset = OFF(conc),
+	  .len_offset = OFF(conc_len), .port = CONC_DEFAULT_PORT,
+	  .required = true, .missing = need_conc, .check = check_conc },
+	{ 0 },
+};
+
+static const struct cfg_key carrier_keys[] = {
+	{ .name = "protocol", .type = CFG_ENUM, .offset = OFF(protocol),
+	  .names = protocol_names },
+	{ .name = "socks_user", .type = CFG_STRING, .offset = OFF(socks_user),
+	  .min = 1, .max = MAX_SOCKS_STR },
+	{ .name = "socks_password", .type = CFG_STRING,
+	  .offset = OFF(socks_password), .min = 0, .max = MAX_SOCKS_STR },
+	{ 0 },
+};
+
+static const struct cfg_key flow_keys[] = {
+	{ .name = "open", .type = CFG_ENUM, .offset = OFF(open_mode),
+	  .names = open_names },
+	{ .name = "fast_wait", .type = CFG_DURATION,
+	  .offset = OFF(fast_wait_ms), .min = 1, .max = MAX_FAST_WAIT },
+	{ .name = "max", .type = CFG_UINT, .offset = OFF(max_flows), .min = 1,
+	  .max = MAX_FLOWS },
+	{ .name = "connect_timeout", .type = CFG_DURATION,
+	  .offset = OFF(connect_timeout_ms), .min = 1 },
+	{ .name = "idle_timeout", .type = CFG_DURATION,
+	  .offset = OFF(idle_timeout_ms), .min = 1 },
+	{ 0 },
+};
+
+static const struct cfg_key sysctl_keys[] = {
+	{ .name = "ip_forward", .type = CFG_SCALAR_FN,
+	  .offset = OFF(set_ip_forward), .parse = parse_ip_forward },
+	{ 0 },
+};
+
+static const struct cfg_key log_keys[] = {
+	{ .name = "level", .type = CFG_SCALAR_FN, .offset = OFF(log_level),
+	  .parse = parse_log_level },
+	{ 0 },
+};
+
+static const struct cfg_key cpe_keys[] = {
+	{ .name = "tun", .type = CFG_MAP, .map = tun_keys },
+	{ .name = "lan", .type = CFG_MAP, .map = lan_keys, .required = true,
+	  .missing = need_lan },
+	{ .name = "routing", .type = CFG_MAP, .map = routing_keys },
+	{ .name = "concentrator", .type = CFG_MAP, .map = conc_keys,
+	  .required = true, .missing = need_conc },
+	{ .name = "carrier", .type = CFG_MAP, .map = carrier_keys,
+	  .check = check_carrier },
+	{ .name = "flow", .type = CFG_MAP, .map = flow_keys },
+	{ .name = "sysctl", .type = CFG_MAP, .map = sysctl_keys },
+	{ .name = "log", .type = CFG_MAP, .map = log_keys },
+	{ 0 },
+};
+
+static bool set_defaults(struct cpe_config *c)
+{
+	c->refs = 1;
+	c->tun_name = strdup(DEF_TUN_NAME);
+	if (!c->tun_name || !addr_prefix_parse(DEF_TUN_ADDRESS4,
+					       &c->tun_address4))
+		return false;
+	c->tun_mtu = DEF_TUN_MTU;
+	c->tun_txqueuelen = DEF_TUN_TXQLEN;
+	c->route_table = DEF_TABLE;
+	c->rule_priority = DEF_PRIORITY;
+	c->conc.ss_family = AF_UNSPEC;
+	c->protocol = DEF_PROTOCOL;
+	c->open_mode = DEF_OPEN;
+	c->fast_wait_ms = DEF_FAST_WAIT_MS;
+	c->max_flows = DEF_MAX_FLOWS;
+	c->connect_timeout_ms = DEF_CONNECT_MS;
+	c->idle_timeout_ms = DEF_IDLE_MS;
+	c->set_ip_forward = DEF_SET_IP_FORWARD;
+	c->log_level = DEF_LOG_LEVEL;
+	return true;
+}
+
+static bool lan_has(const struct cpe_config *c, const char *ifname)
+{
+	for (size_t i = 0; i < c->n_lan_interfaces; i++)
+		if (!strcmp(c->lan_interfaces[i], ifname))
+			return true;
+	return false;
+}
+
+/* What spans sections (their order in the file is free), then invariants
+ * the daemon relies on whatever the schema says. */
+static bool validate(const struct cpe_config *c, const char *name, char *err,
+		     size_t errlen)
+{
+	const char *why = NULL;
+
+	if (c->tun_name && lan_has(c, c->tun_name))
+		why = "lan.interfaces: lists tun.name: captured packets would "
+		      "loop";
+	else if (!c->n_lan_interfaces)
+		why = "lan.interfaces: must not be empty";
+	else if (!c->tun_name)
+		why = "tun.name: missing";
+	else if (c->conc.ss_family != AF_INET && c->conc.ss_family != AF_INET6)
+		why = "concentrator.address: missing";
+	else if (c->tun_address4.len && c->tun_address4.family != AF_INET)
+		why = "tun.address4: not an IPv4 address";
+	else if (c->tun_address6.len && c->tun_address6.family != AF_INET6)
+		why = "tun.address6: not an IPv6 address";
+	else if (!c->route_table || c->route_table > MAX_TABLE ||
+		 !c->rule_priority || c->rule_priority > MAX_PRIORITY)
+		why = "routing: table or priority out of range";
+	else if (!c->socks_user != !c->socks_password)
+		why = "carrier: socks_user without socks_password";
+	if (why && err && errlen)
+		snprintf(err, errlen, "%s: %s", name, why);
+	return !why;
+}
+
+static void cpe_config_free(struct cpe_config *c)
+{
+	if (!c)
+		return;
+	cfg_free(cpe_keys, c);
+	free(c);
+}
+
+struct cpe_config *cpe_config_load_buf(const char *buf, size_t len,
+				       const char *name, char *err,
+				       size_t errlen)
+{
+	struct cpe_config *c = calloc(1, sizeof(*c));
+
+	if (!name)
+		name = "config";
+	if (!c || !set_defaults(c)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", name);
+		goto err_free;
+	}
+	if (!cfg_parse_buf(cpe_keys, c, buf, len, name, err, errlen))
+		goto err_free;
+	if (!validate(c, name, err, errlen))
+		goto err_free;
+	return c;
+err_free:
+	cpe_config_free(c);
+	return NULL;
+}
+
+struct cpe_config *cpe_config_load_file(const char *path, char *err,
+					size_t errlen)
+{
+	struct cpe_config *c;
+	char *buf;
+	size_t len;
+
+	if (!cfg_read_file(path, &buf, &len, err, errlen))
+		return NULL;
+	c = cpe_config_load_buf(buf, len, path, err, errlen);
+	free(buf);
+	return c;
+}
+
+struct cpe_config *cpe_config_ref(struct cpe_config *c)
+{
+	if (c)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+void cpe_config_unref(struct cpe_config *c)
+{
+	if (c && !__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL))
+		cpe_config_free(c);
+}

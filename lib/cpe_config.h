@@ -1,0 +1,65 @@
+/* mptun-cpe configuration: a value, loaded whole from YAML or not at all.
+ * Defaults live in cpe_config.c only. */
+#ifndef MPTUN_CPE_CONFIG_H
+#define MPTUN_CPE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+
+enum cpe_protocol { CPE_PROTO_CONVERT, CPE_PROTO_SOCKS5 };
+enum cpe_open_mode { CPE_OPEN_HOLD, CPE_OPEN_FAST };
+
+struct cpe_config {
+	int refs; /* cpe_config_ref/unref, atomic */
+
+	/* tun: the capture device */
+	char *tun_name;          /* tun.name, default "mptun0" (IFNAMSIZ-1 max) */
+	uint32_t tun_mtu;        /* tun.mtu, default 1500 (1280..65535) */
+	uint32_t tun_txqueuelen; /* tun.txqueuelen, default 1000 */
+	struct addr_prefix tun_address4; /* tun.address4, default 198.18.0.1/32; len 0 = none */
+	struct addr_prefix tun_address6; /* tun.address6, optional; family 0 = none */
+
+	/* lan: what is captured */
+	char **lan_interfaces;   /* lan.interfaces: list of names, required, non-empty */
+	size_t n_lan_interfaces;
+	struct addr_prefix_list bypass; /* lan.bypass: destinations never captured */
+
+	/* routing: what the daemon installs (and removes) */
+	uint32_t route_table;    /* routing.table, default 7100 (1..0xfffffffe, not 253-255) */
+	uint32_t rule_priority;  /* routing.priority, default 7100: bypass rules use it,
+				    capture rules priority+1 */
+
+	/* concentrator */
+	struct sockaddr_storage conc;  /* concentrator.address "host:port", required; port default 5124 */
+	socklen_t conc_len;
+
+	/* carrier */
+	enum cpe_protocol protocol;    /* carrier.protocol: convert|socks5 */
+	char *socks_user;              /* carrier.socks_user (socks5), optional */
+	char *socks_password;          /* carrier.socks_password, optional */
+
+	/* flow */
+	enum cpe_open_mode open_mode;  /* flow.open: hold|fast */
+	uint32_t fast_wait_ms;         /* flow.fast_wait, default 10ms */
+	uint32_t max_flows;            /* flow.max, default 4096 */
+	uint32_t connect_timeout_ms;   /* flow.connect_timeout, default 10s */
+	uint32_t idle_timeout_ms;      /* flow.idle_timeout, default 5m */
+
+	bool set_ip_forward; /* sysctl.ip_forward: set (default) | require */
+
+	int log_level; /* log.level */
+};
+
+struct cpe_config *cpe_config_load_file(const char *path, char *err,
+					size_t errlen);
+struct cpe_config *cpe_config_load_buf(const char *buf, size_t len,
+				       const char *name, char *err,
+				       size_t errlen);
+struct cpe_config *cpe_config_ref(struct cpe_config *c);
+void cpe_config_unref(struct cpe_config *c); /* NULL ok */
+
+#endif

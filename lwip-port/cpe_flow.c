@@ -1,0 +1,745 @@
+/* CPE flows: open the MPTCP connection with the carrier's opening in its
+ * SYN (hold: before lwIP answers the LAN SYN; fast: with the client's first
+ * bytes), then relay with backpressure both ways:
+ *   LAN -> socket: lwIP's pbufs are sent as they come; what the socket does
+ *     not take stays queued and is not tcp_recved(), so the window closes.
+ *   socket -> LAN: read only what tcp_sndbuf() has room for; when it is
+ *     full, stop reading the socket until lwIP's sent callback. */
+#include "cpe.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lwip/tcp.h"
+
+#include "addr.h"
+#include "carrier.h"
+#include "log.h"
+#include "sockopt.h"
+
+#define RELAY_BUF 65536
+#define RELAY_ROUNDS 8
+#define IOV_MAX_SEND 64
+#define ANSWER_MAX 1100
+#define NAT_LINGER_MS 25000 /* > lwIP's TIME_WAIT (2 * TCP_MSL) */
+
+enum cf_state {
+	CF_CONNECTING,      /* hold: waiting for the answer; LAN SYN held */
+	CF_ACCEPTING,       /* hold: SYN given to lwIP, waiting for accept */
+	CF_FAST_ACCEPTING,  /* fast: SYN given to lwIP at once */
+	CF_FAST_WAIT,       /* fast: accepted, waiting for the first bytes */
+	CF_FAST_CONNECTING, /* fast: waiting for the answer, pcb open */
+	CF_RELAY,
+	CF_DEAD,
+};
+
+struct cpe_flow {
+	struct cpe_flow *prev, *next;
+	struct cpe *cpe;
+	uint64_t id;
+	enum cf_state state;
+	struct flownat_entry *nat;
+	int sfd;
+	struct tcp_pcb *pcb;
+	bool pcb_aborted; /* tcp_abort()ed inside an lwIP callback */
+	struct sockaddr_storage dst;
+	uint8_t *syn, *held; /* the LAN SYN as sent, and rewritten for lwIP */
+	size_t syn_len, held_len;
+	uint8_t *opening;    /* bytes for the socket before the relay */
+	size_t opening_len, opening_off;
+	uint8_t answer[ANSWER_MAX];
+	size_t answer_len;
+	uint8_t *stash; /* socket bytes lwIP did not take yet */
+	size_t stash_len, stash_off;
+	struct pbuf *to_sock; /* LAN bytes the socket did not take yet */
+	bool lan_eof, sock_eof, lan_shut, sock_shut;
+	uint64_t deadline_ms, active_ms;
+	struct loop_timer fast_timer;
+};
+
+static uint8_t relay_buf[RELAY_BUF];
+
+static void on_sock(struct loop *l, int fd, uint32_t ev, void *arg);
+static void relay(struct cpe_flow *f);
+static void fast_open(struct cpe_flow *f);
+
+/* The end of every flow. */
+
+static void detach_pcb(struct cpe_flow *f, bool abort)
+{
+	struct tcp_pcb *pcb = f->pcb;
+
+	if (!pcb)
+		return;
+	f->pcb = NULL;
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+	if (abort || tcp_close(pcb) != ERR_OK) {
+		tcp_abort(pcb);
+		f->pcb_aborted = true;
+	}
+}
+
+static void flow_close(struct cpe_flow *f, const char *reason, bool abort_lan,
+		       bool abort_sock)
+{
+	struct cpe *c = f->cpe;
+	char a[ADDR_STRLEN];
+
+	if (f->state == CF_DEAD)
+		return;
+	log_debug("flow %llu to %s closed: %s", (unsigned long long)f->id,
+		  addr_str((struct sockaddr *)&f->dst, a, sizeof(a)), reason);
+	detach_pcb(f, abort_lan);
+	if (f->sfd >= 0) {
+		loop_del_fd(c->loop, f->sfd);
+		if (abort_sock)
+			sockopt_abort_on_close(f->sfd);
+		close(f->sfd);
+		f->sfd = -1;
+	}
+	loop_timer_disarm(c->loop, &f->fast_timer);
+	if (f->to_sock)
+		pbuf_free(f->to_sock);
+	f->to_sock = NULL;
+	free(f->stash), free(f->syn), free(f->held), free(f->opening);
+	f->stash = f->syn = f->held = f->opening = NULL;
+	if (f->nat) {
+		f->nat->owner = NULL;
+		flownat_set_state(stack_nat(c->stack), f->nat, FLOWNAT_CLOSED,
+				  loop_now_ms(c->loop));
+	}
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		c->flows = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	c->n_flows--;
+	f->state = CF_DEAD;
+	f->next = c->dead;
+	c->dead = f;
+}
+
+void cpe_flows_reap(struct cpe *c)
+{
+	while (c->dead) {
+		struct cpe_flow *f = c->dead;
+		c->dead = f->next;
+		free(f);
+	}
+}
+
+void cpe_flows_close_all(struct cpe *c)
+{
+	while (c->flows)
+		flow_close(c->flows, "shutting down", true, true);
+}
+
+/* Refusals of a held SYN: the LAN client sees what it would have seen
+ * without the proxy. The NAT entry goes at once: lwIP never saw the flow. */
+static void refuse_held(struct cpe_flow *f, const struct carrier_answer *a)
+{
+	struct cpe *c = f->cpe;
+	uint8_t pkt[1400];
+	size_t n;
+
+	if (a->result == CARRIER_UNREACHABLE) {
+		n = flownat_make_unreach(f->syn, f->syn_len, a->icmp_code, pkt,
+					 sizeof(pkt));
+		c->ctr.flows_unreachable++;
+	} else {
+		n = flownat_make_rst(f->syn, f->syn_len, pkt, sizeof(pkt));
+		if (a->result == CARRIER_REFUSED)
+			c->ctr.flows_refused++;
+		else
+			c->ctr.flows_failed++;
+	}
+	if (n)
+		stack_send_lan(c->stack, pkt, n);
+	flownat_remove(stack_nat(c->stack), f->nat);
+	f->nat = NULL;
+	flow_close(f, a->why, true, false);
+}
+
+/* Opening the MPTCP connection. */
+
+static void set_sock_events(struct cpe_flow *f, uint32_t ev)
+{
+	if (f->sfd >= 0)
+		loop_mod_fd(f->cpe->loop, f->sfd, ev);
+}
+
+/* Send what is left of the opening; 0, or -errno when the socket failed. */
+static int send_opening(struct cpe_flow *f)
+{
+	ssize_t n;
+
+	while (f->opening_off < f->opening_len) {
+		n = send(f->sfd, f->opening + f->opening_off,
+			 f->opening_len - f->opening_off, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINPROGRESS ? 0 : -errno;
+		f->opening_off += (size_t)n;
+	}
+	return 0;
+}
+
+/* The opening (and first bytes) go in the SYN with MSG_FASTOPEN; if the
+ * kernel cannot put them there, they follow the handshake. */
+static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
+{
+	const struct cpe_config *cfg = f->cpe->cfg;
+	uint8_t head[CARRIER_OPENING_MAX];
+	int hl = carrier_opening(cfg, (struct sockaddr *)&f->dst, head, sizeof(head));
+	ssize_t n;
+	int r;
+
+	if (hl < 0)
+		return hl;
+	if (!(f->opening = malloc((size_t)hl + dlen)))
+		return -ENOMEM;
+	memcpy(f->opening, head, (size_t)hl);
+	if (dlen)
+		memcpy(f->opening + hl, data, dlen);
+	f->opening_len = (size_t)hl + dlen;
+	if ((f->sfd = sockopt_mptcp_client(cfg->conc.ss_family)) < 0)
+		return f->sfd;
+	n = sendto(f->sfd, f->opening, f->opening_len, MSG_FASTOPEN | MSG_NOSIGNAL,
+		   (const struct sockaddr *)&cfg->conc, cfg->conc_len);
+	if (n < 0 && errno != EINPROGRESS)
+		return -errno;
+	f->opening_off = n > 0 ? (size_t)n : 0;
+	r = loop_add_fd(f->cpe->loop, f->sfd,
+			EPOLLIN | (f->opening_off < f->opening_len ? EPOLLOUT : 0),
+			on_sock, f);
+	return r;
+}
+
+/* The answer. */
+
+static void answer_ok(struct cpe_flow *f, size_t consumed)
+{
+	size_t extra = f->answer_len - consumed;
+
+	if (extra) { /* the server spoke first and fast */
+		if (!(f->stash = malloc(extra))) {
+			flow_close(f, "out of memory", true, true);
+			return;
+		}
+		memcpy(f->stash, f->answer + consumed, extra);
+		f->stash_len = extra;
+	}
+	flownat_set_state(stack_nat(f->cpe->stack), f->nat, FLOWNAT_OPEN,
+			  loop_now_ms(f->cpe->loop));
+	if (f->state == CF_CONNECTING) {
+		f->state = CF_ACCEPTING;
+		set_sock_events(f, 0);
+		stack_inject(f->cpe->stack, f->held, f->held_len);
+		free(f->held);
+		f->held = NULL;
+		return;
+	}
+	f->state = CF_RELAY;
+	relay(f);
+}
+
+static void answer_failed(struct cpe_flow *f, const struct carrier_answer *a)
+{
+	if (f->state == CF_CONNECTING) {
+		refuse_held(f, a);
+		return;
+	}
+	f->cpe->ctr.flows_failed++;
+	flow_close(f, a->why, true, false);
+}
+
+static void read_answer(struct cpe_flow *f)
+{
+	struct carrier_answer a;
+	ssize_t n = recv(f->sfd, f->answer + f->answer_len,
+			 sizeof(f->answer) - f->answer_len, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		a = (struct carrier_answer){ .result = CARRIER_FAILED,
+					     .why = n ? strerror(errno)
+						      : "concentrator closed" };
+		answer_failed(f, &a);
+		return;
+	}
+	f->answer_len += (size_t)n;
+	carrier_answer(f->cpe->cfg, f->answer, f->answer_len, &a);
+	if (a.result == CARRIER_MORE && f->answer_len == sizeof(f->answer))
+		a = (struct carrier_answer){ .result = CARRIER_FAILED,
+					     .why = "answer too long" };
+	if (a.result == CARRIER_OK)
+		answer_ok(f, a.consumed);
+	else if (a.result != CARRIER_MORE)
+		answer_failed(f, &a);
+}
+
+/* Relay: LAN -> socket. */
+
+static size_t chain_iov(struct pbuf *p, struct iovec *iov, int *n)
+{
+	size_t total = 0;
+
+	for (*n = 0; p && *n < IOV_MAX_SEND; p = p->next, (*n)++) {
+		iov[*n].iov_base = p->payload;
+		iov[*n].iov_len = p->len;
+		total += p->len;
+	}
+	return total;
+}
+
+/* Give lwIP its window back and drop what was sent, in u16 steps. */
+static void consumed_up(struct cpe_flow *f, size_t n)
+{
+	f->cpe->ctr.bytes_up += n;
+	while (n) {
+		u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
+		if (f->pcb)
+			tcp_recved(f->pcb, step);
+		f->to_sock = pbuf_free_header(f->to_sock, step);
+		n -= step;
+	}
+}
+
+/* 0, or -1 when the flow was closed. */
+static int lan_to_sock(struct cpe_flow *f)
+{
+	struct iovec iov[IOV_MAX_SEND];
+	struct msghdr mh = { .msg_iov = iov };
+	int niov;
+	ssize_t n;
+
+	while (f->to_sock) {
+		chain_iov(f->to_sock, iov, &niov);
+		mh.msg_iovlen = (size_t)niov;
+		n = sendmsg(f->sfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				break;
+			flow_close(f, "concentrator reset", true, true);
+			return -1;
+		}
+		f->active_ms = loop_now_ms(f->cpe->loop);
+		consumed_up(f, (size_t)n);
+	}
+	if (!f->to_sock && f->lan_eof && !f->sock_shut) {
+		shutdown(f->sfd, SHUT_WR);
+		f->sock_shut = true;
+	}
+	return 0;
+}
+
+/* Relay: socket -> LAN. */
+
+static bool lwip_take(struct cpe_flow *f, const uint8_t *buf, size_t len)
+{
+	if (tcp_write(f->pcb, buf, (u16_t)len, TCP_WRITE_FLAG_COPY) != ERR_OK)
+		return false;
+	f->cpe->ctr.bytes_down += len;
+	return true;
+}
+
+static size_t room(struct cpe_flow *f)
+{
+	size_t r = tcp_sndbuf(f->pcb);
+
+	/* tcp_write also needs pbufs from a bounded queue. */
+	if (tcp_sndqueuelen(f->pcb) + 8 >= TCP_SND_QUEUELEN)
+		return 0;
+	return r > 0xffff ? 0xffff : r;
+}
+
+static int flush_stash(struct cpe_flow *f)
+{
+	while (f->stash) {
+		size_t n = f->stash_len - f->stash_off, r = room(f);
+		if (n > r)
+			n = r;
+		if (!n || !lwip_take(f, f->stash + f->stash_off, n))
+			return 0;
+		f->stash_off += n;
+		if (f->stash_off == f->stash_len) {
+			free(f->stash);
+			f->stash = NULL;
+			f->stash_len = f->stash_off = 0;
+		}
+	}
+	return 1;
+}
+
+static int stash(struct cpe_flow *f, const uint8_t *buf, size_t len)
+{
+	if (!(f->stash = malloc(len)))
+		return -1;
+	memcpy(f->stash, buf, len);
+	f->stash_len = len;
+	f->stash_off = 0;
+	return 0;
+}
+
+/* 0, or -1 when the flow was closed. */
+static int sock_to_lan(struct cpe_flow *f)
+{
+	for (int i = 0; i < RELAY_ROUNDS && flush_stash(f) && !f->sock_eof; i++) {
+		size_t r = room(f);
+		ssize_t n;
+		if (!r)
+			break;
+		n = recv(f->sfd, relay_buf, r < sizeof(relay_buf) ? r : sizeof(relay_buf), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n < 0) {
+			flow_close(f, "concentrator reset", true, true);
+			return -1;
+		}
+		if (n == 0) {
+			f->sock_eof = true;
+			break;
+		}
+		f->active_ms = loop_now_ms(f->cpe->loop);
+		if (!lwip_take(f, relay_buf, (size_t)n) && stash(f, relay_buf, (size_t)n) < 0) {
+			flow_close(f, "out of memory", true, true);
+			return -1;
+		}
+	}
+	if (f->sock_eof && !f->stash && !f->lan_shut) {
+		tcp_shutdown(f->pcb, 0, 1);
+		f->lan_shut = true;
+	}
+	tcp_output(f->pcb);
+	return 0;
+}
+
+static void relay(struct cpe_flow *f)
+{
+	uint32_t ev = 0;
+
+	if (!f->pcb || lan_to_sock(f) < 0 || sock_to_lan(f) < 0)
+		return;
+	if (f->lan_eof && f->sock_eof && f->lan_shut && f->sock_shut) {
+		flow_close(f, "done", false, false);
+		return;
+	}
+	if (!f->sock_eof && !f->stash && room(f))
+		ev |= EPOLLIN;
+	if (f->to_sock)
+		ev |= EPOLLOUT;
+	set_sock_events(f, ev);
+}
+
+/* Socket events. */
+
+static void on_sock(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct cpe_flow *f = arg;
+	int r;
+
+	switch (f->state) {
+	case CF_CONNECTING:
+	case CF_FAST_CONNECTING:
+		if ((r = send_opening(f)) < 0) {
+			struct carrier_answer a = { .result = CARRIER_FAILED,
+						    .why = strerror(-r) };
+			answer_failed(f, &a);
+			return;
+		}
+		if (f->opening_off == f->opening_len)
+			set_sock_events(f, EPOLLIN);
+		if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			read_answer(f);
+		break;
+	case CF_RELAY:
+		relay(f);
+		break;
+	default:
+		if (ev & (EPOLLERR | EPOLLHUP))
+			flow_close(f, "concentrator gone", true, true);
+		break;
+	}
+}
+
+/* lwIP callbacks. Each returns ERR_ABRT when its pcb was aborted. */
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct cpe_flow *f = arg;
+
+	if (!p) {
+		f->lan_eof = true;
+	} else if (f->to_sock) {
+		pbuf_cat(f->to_sock, p);
+	} else {
+		f->to_sock = p;
+	}
+	if (f->state == CF_FAST_WAIT) {
+		loop_timer_disarm(f->cpe->loop, &f->fast_timer);
+		fast_open(f);
+	} else if (f->state == CF_RELAY) {
+		relay(f);
+	}
+	return f->pcb_aborted ? ERR_ABRT : ERR_OK;
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct cpe_flow *f = arg;
+
+	if (f->state == CF_RELAY)
+		relay(f);
+	return f->pcb_aborted ? ERR_ABRT : ERR_OK;
+}
+
+/* lwIP freed the pcb (a reset from the LAN, or retransmissions gave up). */
+static void on_err(void *arg, err_t err)
+{
+	struct cpe_flow *f = arg;
+
+	if (!f)
+		return;
+	f->pcb = NULL;
+	flow_close(f, err == ERR_RST ? "LAN reset" : "LAN timeout", false, true);
+}
+
+/* Fast mode: the client's first bytes go in the MPTCP SYN with the opening. */
+
+#define FAST_FIRST_MAX 1200 /* with the opening, about one MSS */
+
+static void fast_open(struct cpe_flow *f)
+{
+	uint8_t first[FAST_FIRST_MAX];
+	size_t n = 0;
+	int r;
+
+	if (f->to_sock)
+		n = pbuf_copy_partial(f->to_sock, first, sizeof(first), 0);
+	f->state = CF_FAST_CONNECTING;
+	f->deadline_ms = loop_now_ms(f->cpe->loop) + f->cpe->cfg->connect_timeout_ms;
+	if ((r = open_carrier(f, first, n)) < 0) {
+		f->cpe->ctr.flows_failed++;
+		flow_close(f, strerror(-r), true, false);
+		return;
+	}
+	if (n)
+		consumed_up(f, n);
+}
+
+static int64_t on_fast_timer(struct loop *l, void *arg)
+{
+	struct cpe_flow *f = arg;
+
+	if (f->state == CF_FAST_WAIT)
+		fast_open(f); /* server-speaks-first protocols: open without data */
+	return LOOP_TIMER_STOP;
+}
+
+/* Hooks from the stack. */
+
+static void flow_dst(struct cpe_flow *f, const struct flownat_tuple *t)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&f->dst;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&f->dst;
+
+	memset(&f->dst, 0, sizeof(f->dst));
+	if (t->family == AF_INET) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(t->dst_port);
+		memcpy(&s4->sin_addr, t->dst, 4);
+	} else {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(t->dst_port);
+		memcpy(&s6->sin6_addr, t->dst, 16);
+	}
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+	uint8_t *d = malloc(n);
+
+	if (d)
+		memcpy(d, p, n);
+	return d;
+}
+
+static void reject_syn(struct cpe *c, struct flownat_entry *e,
+		       const uint8_t *syn, size_t len)
+{
+	uint8_t pkt[128];
+	size_t n = flownat_make_rst(syn, len, pkt, sizeof(pkt));
+
+	if (n)
+		stack_send_lan(c->stack, pkt, n);
+	flownat_remove(stack_nat(c->stack), e);
+}
+
+static struct cpe_flow *flow_new(struct cpe *c, struct flownat_entry *e)
+{
+	struct cpe_flow *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->cpe = c;
+	f->id = c->next_id++;
+	f->sfd = -1;
+	f->nat = e;
+	e->owner = f;
+	flow_dst(f, &e->orig);
+	f->active_ms = loop_now_ms(c->loop);
+	f->deadline_ms = f->active_ms + c->cfg->connect_timeout_ms;
+	f->next = c->flows;
+	if (c->flows)
+		c->flows->prev = f;
+	c->flows = f;
+	c->n_flows++;
+	c->ctr.flows_total++;
+	return f;
+}
+
+static void on_new_flow(void *arg, struct flownat_entry *e, const uint8_t *syn,
+			size_t syn_len, const uint8_t *rw, size_t rw_len)
+{
+	struct cpe *c = arg;
+	struct carrier_answer fail = { .result = CARRIER_FAILED };
+	struct cpe_flow *f;
+	int r;
+
+	if (c->n_flows >= c->cfg->max_flows) {
+		c->ctr.flows_rejected_limit++;
+		reject_syn(c, e, syn, syn_len);
+		return;
+	}
+	if (!(f = flow_new(c, e))) {
+		reject_syn(c, e, syn, syn_len);
+		return;
+	}
+	f->syn = dup_bytes(syn, syn_len);
+	f->syn_len = syn_len;
+	if (c->cfg->open_mode == CPE_OPEN_FAST) {
+		f->state = CF_FAST_ACCEPTING;
+		flownat_set_state(stack_nat(c->stack), e, FLOWNAT_OPEN, f->active_ms);
+		stack_inject(c->stack, rw, rw_len);
+		return;
+	}
+	f->state = CF_CONNECTING;
+	f->held = dup_bytes(rw, rw_len);
+	f->held_len = rw_len;
+	if (!f->syn || !f->held || (r = open_carrier(f, NULL, 0)) < 0) {
+		fail.why = "cannot open the MPTCP connection";
+		refuse_held(f, &fail);
+	}
+}
+
+static int on_accept(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e)
+{
+	struct cpe_flow *f = e->owner;
+
+	if (f->state != CF_ACCEPTING && f->state != CF_FAST_ACCEPTING) {
+		tcp_abort(pcb);
+		return -1;
+	}
+	f->pcb = pcb;
+	tcp_arg(pcb, f);
+	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
+	tcp_err(pcb, on_err);
+	tcp_nagle_disable(pcb);
+	if (f->state == CF_FAST_ACCEPTING) {
+		f->state = CF_FAST_WAIT;
+		loop_timer_arm(f->cpe->loop, &f->fast_timer, f->cpe->cfg->fast_wait_ms,
+			       on_fast_timer, f);
+		return 0;
+	}
+	f->state = CF_RELAY;
+	relay(f);
+	return f->pcb_aborted ? -1 : 0;
+}
+
+/* Timeouts. */
+
+static void flow_timeout(struct cpe_flow *f)
+{
+	struct carrier_answer a = { .result = CARRIER_FAILED,
+				    .why = "connect timeout" };
+
+	switch (f->state) {
+	case CF_CONNECTING:
+		refuse_held(f, &a);
+		break;
+	case CF_RELAY:
+		flow_close(f, "idle timeout", true, true);
+		break;
+	default:
+		f->cpe->ctr.flows_failed++;
+		flow_close(f, "timeout while opening", true, true);
+		break;
+	}
+}
+
+static int64_t on_sweep(struct loop *l, void *arg)
+{
+	struct cpe *c = arg;
+	uint64_t now = loop_now_ms(l);
+	struct cpe_flow *f, *next;
+
+	for (f = c->flows; f; f = next) {
+		next = f->next;
+		if (f->state == CF_RELAY ? now - f->active_ms >= c->cfg->idle_timeout_ms
+					 : now >= f->deadline_ms)
+			flow_timeout(f);
+	}
+	flownat_expire(stack_nat(c->stack), now);
+	return 250;
+}
+
+void cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
+{
+	hooks->new_flow = on_new_flow;
+	hooks->accept = on_accept;
+	hooks->arg = c;
+	loop_timer_arm(c->loop, &c->sweep, 250, on_sweep, c);
+}
+
+void cpe_log_counters(struct cpe *c)
+{
+	const struct flownat_counters *n = flownat_counters(stack_nat(c->stack));
+	const struct stack_counters *s = stack_counters(c->stack);
+
+	log_info("flows: active=%zu total=%llu refused=%llu unreachable=%llu "
+		 "failed=%llu rejected_limit=%llu bytes_up=%llu bytes_down=%llu",
+		 c->n_flows, (unsigned long long)c->ctr.flows_total,
+		 (unsigned long long)c->ctr.flows_refused,
+		 (unsigned long long)c->ctr.flows_unreachable,
+		 (unsigned long long)c->ctr.flows_failed,
+		 (unsigned long long)c->ctr.flows_rejected_limit,
+		 (unsigned long long)c->ctr.bytes_up,
+		 (unsigned long long)c->ctr.bytes_down);
+	log_info("flownat: entries=%zu in_pass=%llu in_new=%llu in_held=%llu "
+		 "out_pass=%llu drop_short=%llu drop_bad_length=%llu "
+		 "drop_bad_checksum=%llu drop_not_tcp=%llu drop_no_flow=%llu "
+		 "drop_full=%llu drop_out_unknown=%llu expired=%llu",
+		 flownat_count(stack_nat(c->stack)),
+		 (unsigned long long)n->in_pass, (unsigned long long)n->in_new,
+		 (unsigned long long)n->in_held, (unsigned long long)n->out_pass,
+		 (unsigned long long)n->drop_short,
+		 (unsigned long long)n->drop_bad_length,
+		 (unsigned long long)n->drop_bad_checksum,
+		 (unsigned long long)n->drop_not_tcp,
+		 (unsigned long long)n->drop_no_flow,
+		 (unsigned long long)n->drop_full,
+		 (unsigned long long)n->drop_out_unknown,
+		 (unsigned long long)n->expired);
+	log_info("tun: in=%llu out=%llu out_dropped=%llu lwip_in_dropped=%llu",
+		 (unsigned long long)s->tun_in, (unsigned long long)s->tun_out,
+		 (unsigned long long)s->tun_out_dropped,
+		 (unsigned long long)s->lwip_in_dropped);
+}

@@ -1,0 +1,286 @@
+#include "stack.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lwip/init.h"
+#include "lwip/ip.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+
+#include "tun.h"
+
+#define TUN_BATCH 64
+#define PKT_MAX 65536
+
+struct stack {
+	struct loop *loop;
+	int tunfd;
+	struct netif netif;
+	struct tcp_pcb *listener;
+	struct flownat *nat;
+	struct stack_hooks hooks;
+	struct loop_timer timer;
+	struct stack_counters ctr;
+	uint8_t flat[PKT_MAX];
+	uint8_t out[PKT_MAX];
+	uint8_t in[PKT_MAX];
+	uint8_t syn[PKT_MAX];
+};
+
+/* lwIP's state is global: one stack per process. */
+static struct stack *the_stack;
+
+void stack_default_nat_config(struct flownat_config *c, uint16_t port,
+			      uint32_t max_entries, uint32_t linger_ms)
+{
+	/* Inside lwIP only, never on a wire: the benchmarking range and a
+	 * ULA of mptun's own. */
+	memset(c, 0, sizeof(*c));
+	inet_pton(AF_INET, "198.18.255.254", &c->lwip4);
+	inet_pton(AF_INET, "198.18.255.253", &c->synth4);
+	inet_pton(AF_INET6, "fd6d:7074:756e::1", &c->lwip6);
+	inet_pton(AF_INET6, "fd6d:7074:756e::2", &c->synth6);
+	c->lwip_port = port;
+	c->max_entries = max_entries;
+	c->linger_ms = linger_ms;
+}
+
+/* lwIP -> NAT -> TUN. lwIP keeps p for retransmission: copy. */
+static err_t output(struct netif *n, struct pbuf *p)
+{
+	struct stack *s = n->state;
+	const uint8_t *pkt = p->payload;
+	size_t len;
+
+	if (p->next) {
+		pkt = s->flat;
+		pbuf_copy_partial(p, s->flat, p->tot_len, 0);
+	}
+	len = flownat_out(s->nat, pkt, p->tot_len, s->out, sizeof(s->out));
+	if (!len)
+		return ERR_OK;
+	if (tun_write(s->tunfd, s->out, len) < 0)
+		s->ctr.tun_out_dropped++;
+	else
+		s->ctr.tun_out++;
+	return ERR_OK;
+}
+
+static err_t output4(struct netif *n, struct pbuf *p, const ip4_addr_t *a)
+{
+	return output(n, p);
+}
+
+static err_t output6(struct netif *n, struct pbuf *p, const ip6_addr_t *a)
+{
+	return output(n, p);
+}
+
+static err_t netif_setup(struct netif *n)
+{
+	n->output = output4;
+	n->output_ip6 = output6;
+	n->name[0] = 'm';
+	n->name[1] = 't';
+	return ERR_OK;
+}
+
+void stack_inject(struct stack *s, const uint8_t *pkt, size_t len)
+{
+	struct pbuf *p;
+
+	if (len > 0xffff || !(p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM))) {
+		s->ctr.lwip_in_dropped++;
+		return;
+	}
+	pbuf_take(p, pkt, (u16_t)len);
+	if (s->netif.input(p, &s->netif) != ERR_OK) {
+		pbuf_free(p);
+		s->ctr.lwip_in_dropped++;
+	}
+}
+
+void stack_send_lan(struct stack *s, const uint8_t *pkt, size_t len)
+{
+	if (tun_write(s->tunfd, pkt, len) < 0)
+		s->ctr.tun_out_dropped++;
+	else
+		s->ctr.tun_out++;
+}
+
+/* A pure SYN (SYN without ACK), judged only far enough to decide whether
+ * to keep the original bytes; flownat_in does the real checks. */
+static bool looks_like_syn(const uint8_t *p, size_t len)
+{
+	size_t off;
+
+	if (len < 20)
+		return false;
+	if ((p[0] >> 4) == 4)
+		off = (size_t)(p[0] & 0xf) * 4;
+	else if ((p[0] >> 4) == 6)
+		off = 40;
+	else
+		return false;
+	return len >= off + 14 && (p[off + 13] & 0x12) == 0x02;
+}
+
+static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
+{
+	struct flownat_entry *e;
+	bool syn = looks_like_syn(pkt, len);
+
+	if (syn)
+		memcpy(s->syn, pkt, len);
+	switch (flownat_in(s->nat, pkt, len, loop_now_ms(s->loop), &e)) {
+	case FLOWNAT_PASS:
+		stack_inject(s, pkt, len);
+		break;
+	case FLOWNAT_NEW:
+		if (syn)
+			s->hooks.new_flow(s->hooks.arg, e, s->syn, len, pkt, len);
+		else
+			flownat_remove(s->nat, e);
+		break;
+	case FLOWNAT_HELD:
+	case FLOWNAT_DROP:
+		break;
+	}
+}
+
+static void on_tun(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct stack *s = arg;
+
+	for (int i = 0; i < TUN_BATCH; i++) {
+		ssize_t n = read(fd, s->in, sizeof(s->in));
+		if (n <= 0)
+			break;
+		s->ctr.tun_in++;
+		tun_packet(s, s->in, (size_t)n);
+	}
+}
+
+static int64_t on_timer(struct loop *l, void *arg)
+{
+	u32_t next;
+
+	sys_check_timeouts();
+	next = sys_timeouts_sleeptime();
+	return next == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? 250 : (int64_t)next;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct stack *s = arg;
+	struct flownat_entry *e;
+
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	e = flownat_find_synth(s->nat, IP_IS_V6(&pcb->remote_ip) ? AF_INET6 : AF_INET,
+			       pcb->remote_port);
+	if (!e || !e->owner) {
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	return s->hooks.accept(s->hooks.arg, pcb, e) < 0 ? ERR_ABRT : ERR_OK;
+}
+
+static int listen_setup(struct stack *s, uint16_t port)
+{
+	struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+
+	if (!pcb)
+		return -ENOMEM;
+	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+		tcp_close(pcb);
+		return -EADDRINUSE;
+	}
+	s->listener = tcp_listen_with_backlog(pcb, 255);
+	if (!s->listener) {
+		tcp_close(pcb);
+		return -ENOMEM;
+	}
+	tcp_arg(s->listener, s);
+	tcp_accept(s->listener, on_accept);
+	return 0;
+}
+
+static void netif_addresses(struct stack *s, const struct flownat_config *c,
+			    uint32_t mtu)
+{
+	ip4_addr_t a, mask, gw;
+	ip6_addr_t a6;
+
+	memcpy(&a.addr, &c->lwip4, 4);
+	IP4_ADDR(&mask, 255, 255, 255, 255);
+	ip4_addr_set_zero(&gw);
+	netif_add(&s->netif, &a, &mask, &gw, s, netif_setup, ip_input);
+	memcpy(&a6.addr, &c->lwip6, 16);
+	ip6_addr_clear_zone(&a6);
+	netif_ip6_addr_set(&s->netif, 0, &a6);
+	netif_ip6_addr_set_state(&s->netif, 0, IP6_ADDR_VALID);
+	s->netif.mtu = (u16_t)mtu;
+	netif_set_default(&s->netif);
+	netif_set_link_up(&s->netif);
+	netif_set_up(&s->netif);
+}
+
+struct stack *stack_new(struct loop *l, int tunfd, uint32_t mtu,
+			const struct flownat_config *nat,
+			const struct stack_hooks *hooks)
+{
+	struct stack *s;
+
+	if (the_stack || !(s = calloc(1, sizeof(*s))))
+		return NULL;
+	s->loop = l;
+	s->tunfd = tunfd;
+	s->hooks = *hooks;
+	if (!(s->nat = flownat_new(nat)))
+		goto fail;
+	the_stack = s;
+	lwip_init();
+	netif_addresses(s, nat, mtu);
+	if (listen_setup(s, nat->lwip_port) < 0)
+		goto fail;
+	if (loop_add_fd(l, tunfd, EPOLLIN, on_tun, s) < 0)
+		goto fail;
+	loop_timer_arm(l, &s->timer, 0, on_timer, s);
+	return s;
+fail:
+	stack_free(s);
+	return NULL;
+}
+
+void stack_free(struct stack *s)
+{
+	if (!s)
+		return;
+	loop_timer_disarm(s->loop, &s->timer);
+	loop_del_fd(s->loop, s->tunfd);
+	if (s->listener)
+		tcp_close(s->listener);
+	if (the_stack == s) {
+		netif_remove(&s->netif);
+		the_stack = NULL;
+	}
+	flownat_free(s->nat);
+	free(s);
+}
+
+struct flownat *stack_nat(struct stack *s)
+{
+	return s->nat;
+}
+
+const struct stack_counters *stack_counters(const struct stack *s)
+{
+	return &s->ctr;
+}

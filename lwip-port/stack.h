@@ -1,0 +1,51 @@
+/* lwIP on the TUN device: one netif, the flow NAT in front of it, a
+ * dual-stack listener, lwIP's timers in the event loop. The CPE's flows plug
+ * in through two hooks. Single-threaded: everything runs in the loop. */
+#ifndef MPTUN_STACK_H
+#define MPTUN_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flownat.h"
+#include "loop.h"
+
+struct tcp_pcb;
+
+struct stack_hooks {
+	/* A LAN SYN of a new flow. syn is the packet as the LAN sent it, rw
+	 * the same rewritten for lwIP; both are only valid during the call.
+	 * e is PENDING: the hook holds it (keeps rw) or releases it with
+	 * stack_inject(). */
+	void (*new_flow)(void *arg, struct flownat_entry *e, const uint8_t *syn,
+			 size_t syn_len, const uint8_t *rw, size_t rw_len);
+	/* lwIP accepted the flow of e. Return 0, or -1 after tcp_abort(pcb). */
+	int (*accept)(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e);
+	void *arg;
+};
+
+struct stack_counters {
+	uint64_t tun_in, tun_out, tun_out_dropped, lwip_in_dropped;
+};
+
+struct stack;
+
+/* tunfd is non-blocking and stays the caller's. */
+struct stack *stack_new(struct loop *l, int tunfd, uint32_t mtu,
+			const struct flownat_config *nat,
+			const struct stack_hooks *hooks);
+void stack_free(struct stack *s); /* NULL ok */
+
+/* A packet for lwIP (a held SYN, rewritten), copied. */
+void stack_inject(struct stack *s, const uint8_t *pkt, size_t len);
+/* A packet the CPE made itself (RST, ICMP), straight to the LAN. */
+void stack_send_lan(struct stack *s, const uint8_t *pkt, size_t len);
+
+struct flownat *stack_nat(struct stack *s);
+const struct stack_counters *stack_counters(const struct stack *s);
+/* The flow NAT's synthetic/lwIP addresses used by the CPE. */
+void stack_default_nat_config(struct flownat_config *c, uint16_t port,
+			      uint32_t max_entries, uint32_t linger_ms);
+
+#endif

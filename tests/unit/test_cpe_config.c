@@ -1,0 +1,625 @@
+/* lib/cpe_config.c (and the CFG_STRINGS and nullable CFG_SCALAR_FN parts of
+ * lib/cfgparse.c): the CPE's YAML config. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpe_config.h"
+#include "log.h"
+
+#define ERRLEN 512
+/* The required keys, lines 1-4. */
+#define REQ                     \
+	"lan:\n"                \
+	"  interfaces: [lan0]\n" \
+	"concentrator:\n"       \
+	"  address: 203.0.113.10\n"
+#define CONC "concentrator:\n  address: 203.0.113.10\n" /* lines 1-2 */
+
+static struct cpe_config *load(const char *yaml, char *err)
+{
+	return cpe_config_load_buf(yaml, strlen(yaml), "t.yaml", err, ERRLEN);
+}
+
+static struct cpe_config *load_ok(const char *yaml)
+{
+	char err[ERRLEN];
+	struct cpe_config *c = load(yaml, err);
+
+	if (!c)
+		fail_msg("refused: %s", err);
+	return c;
+}
+
+/* The load fails and the message starts with want. */
+static void expect_error(const char *yaml, const char *want)
+{
+	char err[ERRLEN] = "";
+	struct cpe_config *c = load(yaml, err);
+
+	if (c) {
+		cpe_config_unref(c);
+		fail_msg("accepted:\n%s", yaml);
+	}
+	if (strncmp(err, want, strlen(want)))
+		fail_msg("got  '%s'\nwant '%s'", err, want);
+}
+
+static void assert_prefix(const struct addr_prefix *p, int family,
+			  const char *addr, unsigned len)
+{
+	uint8_t bytes[16] = { 0 };
+
+	assert_int_equal(inet_pton(family, addr, bytes), 1);
+	assert_int_equal(p->family, family);
+	assert_int_equal(p->len, len);
+	assert_memory_equal(p->bytes, bytes, sizeof(bytes));
+}
+
+static void assert_addr(const struct sockaddr_storage *ss, const char *s)
+{
+	char buf[ADDR_STRLEN];
+
+	assert_string_equal(addr_str((const struct sockaddr *)ss, buf,
+				     sizeof(buf)),
+			    s);
+}
+
+static const char full[] =
+	"tun:\n"
+	"  name: cap0\n"
+	"  mtu: 9000\n"
+	"  txqueuelen: 500\n"
+	"  address4: 198.18.0.1/30\n"
+	"  address6: \"fd00::1/64\"\n"
+	"lan:\n"
+	"  interfaces:\n"
+	"    - br-lan\n"
+	"    - eth1.100\n"
+	"  bypass: [10.0.0.0/8, \"fc00::/7\", 192.0.2.7]\n"
+	"routing:\n"
+	"  table: 100\n"
+	"  priority: 50\n"
+	"concentrator:\n"
+	"  address: \"[2001:db8::10]:6000\"\n"
+	"carrier:\n"
+	"  protocol: socks5\n"
+	"  socks_user: cpe1\n"
+	"  socks_password: \"\"\n"
+	"flow:\n"
+	"  open: fast\n"
+	"  fast_wait: 25ms\n"
+	"  max: 100\n"
+	"  connect_timeout: 3s\n"
+	"  idle_timeout: 1h\n"
+	"sysctl:\n"
+	"  ip_forward: require\n"
+	"log:\n"
+	"  level: debug\n";
+
+static void test_full(void **state)
+{
+	struct cpe_config *c = load_ok(full);
+
+	assert_int_equal(c->refs, 1);
+	assert_string_equal(c->tun_name, "cap0");
+	assert_int_equal(c->tun_mtu, 9000);
+	assert_int_equal(c->tun_txqueuelen, 500);
+	assert_prefix(&c->tun_address4, AF_INET, "198.18.0.1", 30);
+	assert_prefix(&c->tun_address6, AF_INET6, "fd00::1", 64);
+	assert_int_equal(c->n_lan_interfaces, 2);
+	assert_string_equal(c->lan_interfaces[0], "br-lan");
+	assert_string_equal(c->lan_interfaces[1], "eth1.100");
+	assert_int_equal(c->bypass.n, 3);
+	assert_prefix(&c->bypass.v[0], AF_INET, "10.0.0.0", 8);
+	assert_prefix(&c->bypass.v[1], AF_INET6, "fc00::", 7);
+	assert_prefix(&c->bypass.v[2], AF_INET, "192.0.2.7", 32);
+	assert_int_equal(c->route_table, 100);
+	assert_int_equal(c->rule_priority, 50);
+	assert_addr(&c->conc, "[2001:db8::10]:6000");
+	assert_int_equal(c->conc_len, sizeof(struct sockaddr_in6));
+	assert_int_equal(c->protocol, CPE_PROTO_SOCKS5);
+	assert_string_equal(c->socks_user, "cpe1");
+	assert_string_equal(c->socks_password, "");
+	assert_int_equal(c->open_mode, CPE_OPEN_FAST);
+	assert_int_equal(c->fast_wait_ms, 25);
+	assert_int_equal(c->max_flows, 100);
+	assert_int_equal(c->connect_timeout_ms, 3000);
+	assert_int_equal(c->idle_timeout_ms, 3600000);
+	assert_false(c->set_ip_forward);
+	assert_int_equal(c->log_level, LOG_DEBUG);
+	cpe_config_unref(c);
+}
+
+static void test_defaults(void **state)
+{
+	struct cpe_config *c = load_ok(REQ);
+
+	assert_string_equal(c->tun_name, "mptun0");
+	assert_int_equal(c->tun_mtu, 1500);
+	assert_int_equal(c->tun_txqueuelen, 1000);
+	assert_prefix(&c->tun_address4, AF_INET, "198.18.0.1", 32);
+	assert_int_equal(c->tun_address6.family, 0);
+	assert_int_equal(c->tun_address6.len, 0);
+	assert_int_equal(c->n_lan_interfaces, 1);
+	assert_string_equal(c->lan_interfaces[0], "lan0");
+	assert_int_equal(c->bypass.n, 0);
+	assert_int_equal(c->route_table, 7100);
+	assert_int_equal(c->rule_priority, 7100);
+	assert_addr(&c->conc, "203.0.113.10:5124");
+	assert_int_equal(c->conc_len, sizeof(struct sockaddr_in));
+	assert_int_equal(c->protocol, CPE_PROTO_CONVERT);
+	assert_null(c->socks_user);
+	assert_null(c->socks_password);
+	assert_int_equal(c->open_mode, CPE_OPEN_HOLD);
+	assert_int_equal(c->fast_wait_ms, 10);
+	assert_int_equal(c->max_flows, 4096);
+	assert_int_equal(c->connect_timeout_ms, 10000);
+	assert_int_equal(c->idle_timeout_ms, 300000);
+	assert_true(c->set_ip_forward);
+	assert_int_equal(c->log_level, LOG_INFO);
+	cpe_config_unref(c);
+}
+
+/* Unit tests run from the repository root. The example states every
+ * default, so it must load to the same values as the defaults. */
+static void test_example_file(void **state)
+{
+	char err[ERRLEN];
+	struct cpe_config *c =
+		cpe_config_load_file("configs/cpe.yaml", err, ERRLEN);
+	struct cpe_config *d = load_ok("lan:\n  interfaces: [lan0]\n"
+				       CONC);
+
+	if (!c)
+		fail_msg("%s", err);
+	assert_int_equal(c->n_lan_interfaces, 1);
+	assert_string_equal(c->lan_interfaces[0], "lan0");
+	assert_addr(&c->conc, "203.0.113.10:5124");
+	assert_string_equal(c->tun_name, d->tun_name);
+	assert_memory_equal(&c->tun_address4, &d->tun_address4,
+			    sizeof(c->tun_address4));
+	assert_int_equal(c->tun_address6.family, 0);
+	assert_int_equal(c->bypass.n, 0);
+	assert_int_equal(c->tun_mtu, d->tun_mtu);
+	assert_int_equal(c->tun_txqueuelen, d->tun_txqueuelen);
+	assert_int_equal(c->route_table, d->route_table);
+	assert_int_equal(c->rule_priority, d->rule_priority);
+	assert_int_equal(c->protocol, d->protocol);
+	assert_null(c->socks_user);
+	assert_int_equal(c->open_mode, d->open_mode);
+	assert_int_equal(c->fast_wait_ms, d->fast_wait_ms);
+	assert_int_equal(c->max_flows, d->max_flows);
+	assert_int_equal(c->connect_timeout_ms, d->connect_timeout_ms);
+	assert_int_equal(c->idle_timeout_ms, d->idle_timeout_ms);
+	assert_int_equal(c->set_ip_forward, d->set_ip_forward);
+	assert_int_equal(c->log_level, d->log_level);
+	cpe_config_unref(c);
+	cpe_config_unref(d);
+}
+
+static void test_load_file_errors(void **state)
+{
+	char err[ERRLEN];
+
+	assert_null(cpe_config_load_file("/nonexistent/c.yaml", err, ERRLEN));
+	assert_string_equal(err,
+			    "/nonexistent/c.yaml: No such file or directory");
+	assert_null(cpe_config_load_file("configs", err, ERRLEN));
+	assert_string_equal(err, "configs: Is a directory");
+	assert_null(cpe_config_load_buf(NULL, 0, NULL, NULL, 0));
+	expect_error("", "t.yaml: empty configuration");
+}
+
+static void test_ref_unref(void **state)
+{
+	struct cpe_config *c = load_ok(REQ);
+
+	assert_ptr_equal(cpe_config_ref(c), c);
+	assert_int_equal(c->refs, 2);
+	cpe_config_unref(c);
+	assert_int_equal(c->refs, 1);
+	cpe_config_unref(c); /* frees: ASan would see a leak otherwise */
+	cpe_config_unref(NULL);
+	assert_null(cpe_config_ref(NULL));
+}
+
+static void test_unknown_and_duplicate(void **state)
+{
+	expect_error(REQ "tun:\n  nmae: x\n",
+		     "t.yaml:6:3: tun: unknown key \"nmae\"");
+	expect_error(REQ "flow:\n  max: 1\n  max: 2\n",
+		     "t.yaml:7:3: flow.max: duplicate key (first at line 6)");
+}
+
+static void test_missing_required(void **state)
+{
+	expect_error(CONC,
+		     "t.yaml:1:1: lan: missing required key: name the LAN "
+		     "interfaces whose TCP is captured");
+	expect_error(CONC "lan:\n  bypass: []\n",
+		     "t.yaml:4:3: lan.interfaces: missing required key: name "
+		     "the LAN interfaces whose TCP is captured");
+	expect_error("lan:\n  interfaces: [lan0]\n",
+		     "t.yaml:1:1: concentrator: missing required key: the "
+		     "mptun-concentrator to use, e.g. 203.0.113.10:5124");
+	expect_error("lan:\n  interfaces: [lan0]\nconcentrator: {}\n",
+		     "t.yaml:3:15: concentrator.address: missing required "
+		     "key");
+}
+
+static void test_lan_empty(void **state)
+{
+	expect_error(CONC "lan:\n  interfaces: []\n",
+		     "t.yaml:4:15: lan.interfaces: must not be empty");
+	expect_error(CONC "lan:\n  interfaces:\n",
+		     "t.yaml:4:14: lan.interfaces: must not be empty");
+	expect_error(CONC "lan:\n  interfaces: lan0\n",
+		     "t.yaml:4:15: lan.interfaces: expected a sequence of "
+		     "strings, got a scalar");
+	expect_error(CONC "lan:\n  interfaces: [lan0, [lan1]]\n",
+		     "t.yaml:4:22: lan.interfaces[1]: expected a string, got "
+		     "a sequence");
+	expect_error(CONC "lan:\n  interfaces: [lan0, ~]\n",
+		     "t.yaml:4:22: lan.interfaces[1]: expected a string, got "
+		     "nothing");
+}
+
+static void test_lan_names(void **state)
+{
+	static const char *const bad[] = { "\"\"", "sixteen-bytes-xx", "a/b",
+					   "\"a b\"", "\"a\\tb\"", "eth0:1",
+					   "eth%d", "\".\"", "\"..\"" };
+	char yaml[256];
+	struct cpe_config *c;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 CONC "lan:\n  interfaces:\n    - ok0\n    - %s\n",
+			 bad[i]);
+		expect_error(yaml, "t.yaml:6:7: lan.interfaces[1]: ");
+	}
+	expect_error(CONC "lan:\n  interfaces: [sixteen-bytes-xx]\n",
+		     "t.yaml:4:16: lan.interfaces[0]: an interface name has 1 "
+		     "to 15 bytes");
+	expect_error(CONC "lan:\n  interfaces: [a/b]\n",
+		     "t.yaml:4:16: lan.interfaces[0]: an interface name has no "
+		     "'/', ':', '%' or white space");
+	c = load_ok(CONC "lan:\n  interfaces: [fifteen-bytes-x, lan.7, "
+			 "\"wl-\xc3\xa9\"]\n");
+	assert_int_equal(c->n_lan_interfaces, 3);
+	assert_string_equal(c->lan_interfaces[0], "fifteen-bytes-x");
+	cpe_config_unref(c);
+}
+
+static void test_lan_duplicate_and_max(void **state)
+{
+	char yaml[2048];
+	size_t len;
+
+	expect_error(CONC "lan:\n  interfaces:\n    - a\n    - b\n    - a\n",
+		     "t.yaml:7:7: lan.interfaces[2]: duplicate interface, "
+		     "also lan.interfaces[0]");
+	len = (size_t)snprintf(yaml, sizeof(yaml),
+			       CONC "lan:\n  interfaces: [");
+	for (int i = 0; i < 65; i++)
+		len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+					"%sl%d", i ? ", " : "", i);
+	snprintf(yaml + len, sizeof(yaml) - len, "]\n");
+	expect_error(yaml, "t.yaml:4:15: lan.interfaces: 65 entries, out of "
+			   "range (1..64)");
+}
+
+static void test_tun_name(void **state)
+{
+	expect_error(CONC "lan:\n  interfaces: [lan0, mptun0]\n",
+		     "t.yaml: lan.interfaces: lists tun.name: captured packets "
+		     "would loop");
+	expect_error("tun: {name: br0}\n" CONC "lan:\n  interfaces: [br0]\n",
+		     "t.yaml: lan.interfaces: lists tun.name");
+	expect_error(REQ "tun:\n  name: \"\"\n",
+		     "t.yaml:6:9: tun.name: length 0 out of range (1..15 "
+		     "bytes)");
+	expect_error(REQ "tun:\n  name: mptun-sixteen-bb\n",
+		     "t.yaml:6:9: tun.name: length 16 out of range (1..15 "
+		     "bytes)");
+	expect_error(REQ "tun:\n  name: \"tun%d\"\n",
+		     "t.yaml:6:9: tun.name: an interface name has no '/', "
+		     "':', '%' or white space");
+	expect_error(REQ "tun:\n  name:\n",
+		     "t.yaml:6:8: tun.name: expected a string, got nothing");
+}
+
+static void test_tun_mtu_txqlen(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "tun:\n  mtu: 1279\n",
+		     "t.yaml:6:8: tun.mtu: out of range (1280..65535): "
+		     "\"1279\"");
+	expect_error(REQ "tun:\n  mtu: 65536\n",
+		     "t.yaml:6:8: tun.mtu: out of range (1280..65535)");
+	expect_error(REQ "tun:\n  txqueuelen: 0\n",
+		     "t.yaml:6:15: tun.txqueuelen: out of range "
+		     "(1..4294967295): \"0\"");
+	c = load_ok(REQ "tun:\n  mtu: 1280\n  txqueuelen: 1\n");
+	assert_int_equal(c->tun_mtu, 1280);
+	assert_int_equal(c->tun_txqueuelen, 1);
+	cpe_config_unref(c);
+}
+
+static void test_tun_address_forms(void **state)
+{
+	struct cpe_config *c;
+
+	c = load_ok(REQ "tun:\n  address4: 100.64.0.1\n"
+			"  address6: \"fd00::1\"\n");
+	assert_prefix(&c->tun_address4, AF_INET, "100.64.0.1", 32);
+	assert_prefix(&c->tun_address6, AF_INET6, "fd00::1", 128);
+	cpe_config_unref(c);
+	c = load_ok(REQ "tun:\n  address4: null\n  address6: ~\n");
+	assert_int_equal(c->tun_address4.family, 0);
+	assert_int_equal(c->tun_address4.len, 0);
+	assert_int_equal(c->tun_address6.family, 0);
+	cpe_config_unref(c);
+}
+
+static void test_tun_address_bad(void **state)
+{
+	static const char *const bad4[] = { "\"fd00::1\"", "198.18.0.1/0",
+					    "198.18.0.1/33", "198.18.0.1/",
+					    "198.18.0/24",
+					    "198.18.0.1/+8", "x" };
+	char yaml[256];
+
+	for (size_t i = 0; i < sizeof(bad4) / sizeof(bad4[0]); i++) {
+		snprintf(yaml, sizeof(yaml), REQ "tun:\n  address4: %s\n",
+			 bad4[i]);
+		expect_error(yaml, "t.yaml:6:13: tun.address4: not an IPv4 "
+				   "address/length (e.g. 198.18.0.1/32): ");
+	}
+	expect_error(REQ "tun:\n  address6: 198.18.0.1/32\n",
+		     "t.yaml:6:13: tun.address6: not an IPv6 address/length "
+		     "(e.g. fd00::1/128): \"198.18.0.1/32\"");
+	expect_error(REQ "tun:\n  address6: \"fd00::1/129\"\n",
+		     "t.yaml:6:13: tun.address6: not an IPv6 address/length");
+	expect_error(REQ "tun:\n  address4: [198.18.0.1]\n",
+		     "t.yaml:6:13: tun.address4: expected a scalar, got a "
+		     "sequence");
+}
+
+static void test_bypass(void **state)
+{
+	char *yaml;
+	size_t len;
+
+	expect_error(CONC "lan:\n  interfaces: [a]\n"
+			  "  bypass: [10.0.0.0/8, 10.0.0.1/8]\n",
+		     "t.yaml:5:24: lan.bypass[1]: host bits set in IP prefix: "
+		     "\"10.0.0.1/8\"");
+	yaml = malloc(16384);
+	assert_non_null(yaml);
+	len = (size_t)snprintf(yaml, 16384,
+			       CONC "lan:\n  interfaces: [a]\n  bypass:\n");
+	for (int i = 0; i < 257; i++)
+		len += (size_t)snprintf(yaml + len, 16384 - len,
+					"    - 10.%d.%d.0/24\n", i / 256,
+					i % 256);
+	expect_error(yaml, "t.yaml:6:5: lan.bypass: 257 prefixes, at most 256 "
+			   "(each is a policy rule per LAN interface)");
+	free(yaml);
+}
+
+static void test_routing_range(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "routing:\n  table: 0\n",
+		     "t.yaml:6:10: routing.table: out of range "
+		     "(1..4294967294): \"0\"");
+	expect_error(REQ "routing:\n  table: 4294967295\n",
+		     "t.yaml:6:10: routing.table: out of range");
+	for (int t = 253; t <= 255; t++) {
+		char yaml[128];
+		snprintf(yaml, sizeof(yaml), REQ "routing:\n  table: %d\n", t);
+		expect_error(yaml, "t.yaml:6:10: routing.table: 253, 254 and "
+				   "255 are the kernel's default, main and "
+				   "local tables");
+	}
+	expect_error(REQ "routing:\n  priority: 0\n",
+		     "t.yaml:6:13: routing.priority: out of range "
+		     "(1..4294967294): \"0\"");
+	expect_error(REQ "routing:\n  priority: 4294967295\n",
+		     "t.yaml:6:13: routing.priority: out of range");
+	c = load_ok(REQ "routing:\n  table: 4294967294\n"
+			"  priority: 4294967294\n");
+	assert_int_equal(c->route_table, 0xfffffffeu);
+	assert_int_equal(c->rule_priority, 0xfffffffeu);
+	cpe_config_unref(c);
+}
+
+static void test_concentrator_address(void **state)
+{
+	struct cpe_config *c;
+
+	c = load_ok("lan:\n  interfaces: [a]\n"
+		    "concentrator:\n  address: 192.0.2.1:443\n");
+	assert_addr(&c->conc, "192.0.2.1:443");
+	cpe_config_unref(c);
+	c = load_ok("lan:\n  interfaces: [a]\n"
+		    "concentrator:\n  address: \"2001:db8::1\"\n");
+	assert_addr(&c->conc, "[2001:db8::1]:5124");
+	assert_int_equal(c->conc_len, sizeof(struct sockaddr_in6));
+	cpe_config_unref(c);
+	expect_error("concentrator:\n  address: conc.example.net:5124\n",
+		     "t.yaml:2:12: concentrator.address: not an address (e.g. "
+		     "192.0.2.1:5124, [2001:db8::1]:5124, or without the "
+		     "port): \"conc.example.net:5124\"");
+	expect_error("concentrator:\n  address: \"[::]:5124\"\n",
+		     "t.yaml:2:12: concentrator.address: the unspecified "
+		     "address is not a concentrator");
+	expect_error("concentrator:\n  address: 0.0.0.0\n",
+		     "t.yaml:2:12: concentrator.address: the unspecified "
+		     "address is not a concentrator");
+	expect_error("concentrator:\n  address: 192.0.2.1:0\n",
+		     "t.yaml:2:12: concentrator.address: port 0 is not a "
+		     "concentrator port");
+}
+
+static void test_carrier(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "carrier:\n  protocol: http\n",
+		     "t.yaml:6:13: carrier.protocol: expected one of convert, "
+		     "socks5; got \"http\"");
+	expect_error(REQ "carrier:\n  protocol: socks5\n  socks_user: u\n",
+		     "t.yaml:6:3: carrier: socks_user and socks_password go "
+		     "together: set both or neither");
+	expect_error(REQ "carrier:\n  socks_password: p\n",
+		     "t.yaml:6:3: carrier: socks_user and socks_password go "
+		     "together");
+	expect_error(REQ "carrier:\n  socks_user: u\n  socks_password: p\n",
+		     "t.yaml:6:3: carrier: socks_user and socks_password need "
+		     "protocol: socks5");
+	expect_error(REQ "carrier:\n  protocol: socks5\n  socks_user: \"\"\n"
+			 "  socks_password: p\n",
+		     "t.yaml:7:15: carrier.socks_user: length 0 out of range "
+		     "(1..255 bytes)");
+	c = load_ok(REQ "carrier:\n  protocol: socks5\n");
+	assert_int_equal(c->protocol, CPE_PROTO_SOCKS5);
+	assert_null(c->socks_user);
+	cpe_config_unref(c);
+}
+
+static void test_flow_open(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "flow:\n  open: eager\n",
+		     "t.yaml:6:9: flow.open: expected one of hold, fast; got "
+		     "\"eager\"");
+	c = load_ok(REQ "flow:\n  open: hold\n  fast_wait: 1s\n");
+	assert_int_equal(c->open_mode, CPE_OPEN_HOLD);
+	assert_int_equal(c->fast_wait_ms, 1000);
+	cpe_config_unref(c);
+}
+
+static void test_fast_wait_range(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "flow:\n  fast_wait: 0ms\n",
+		     "t.yaml:6:14: flow.fast_wait: out of range (1ms..1000ms): "
+		     "\"0ms\"");
+	expect_error(REQ "flow:\n  fast_wait: 1s1ms\n",
+		     "t.yaml:6:14: flow.fast_wait: out of range (1ms..1000ms): "
+		     "\"1s1ms\"");
+	expect_error(REQ "flow:\n  fast_wait: 10\n",
+		     "t.yaml:6:14: flow.fast_wait: a duration needs a unit (ms, "
+		     "s, m, h): \"10\"");
+	c = load_ok(REQ "flow:\n  fast_wait: 1ms\n");
+	assert_int_equal(c->fast_wait_ms, 1);
+	cpe_config_unref(c);
+}
+
+static void test_flow_max_and_timeouts(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "flow:\n  max: 0\n",
+		     "t.yaml:6:8: flow.max: out of range (1..65000): \"0\"");
+	expect_error(REQ "flow:\n  max: 65001\n",
+		     "t.yaml:6:8: flow.max: out of range (1..65000): "
+		     "\"65001\"");
+	expect_error(REQ "flow:\n  connect_timeout: 0s\n",
+		     "t.yaml:6:20: flow.connect_timeout: out of range "
+		     "(1ms..4294967295ms): \"0s\"");
+	expect_error(REQ "flow:\n  idle_timeout: forever\n",
+		     "t.yaml:6:17: flow.idle_timeout: not a duration (e.g. "
+		     "250ms, 5s, 2m, 1h): \"forever\"");
+	c = load_ok(REQ "flow:\n  max: 65000\n  connect_timeout: 1m30s\n"
+			"  idle_timeout: 1ms\n");
+	assert_int_equal(c->max_flows, 65000);
+	assert_int_equal(c->connect_timeout_ms, 90000);
+	assert_int_equal(c->idle_timeout_ms, 1);
+	cpe_config_unref(c);
+}
+
+static void test_ip_forward(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "sysctl:\n  ip_forward: true\n",
+		     "t.yaml:6:15: sysctl.ip_forward: expected set or require: "
+		     "\"true\"");
+	expect_error(REQ "sysctl:\n  ip_forward:\n",
+		     "t.yaml:6:14: sysctl.ip_forward: expected a scalar, got "
+		     "nothing");
+	c = load_ok(REQ "sysctl:\n  ip_forward: set\n");
+	assert_true(c->set_ip_forward);
+	cpe_config_unref(c);
+}
+
+static void test_log_level(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "log:\n  level: loud\n",
+		     "t.yaml:6:10: log.level: expected error, warn, info or "
+		     "debug: \"loud\"");
+	c = load_ok(REQ "log:\n  level: warn\n");
+	assert_int_equal(c->log_level, LOG_WARNING);
+	cpe_config_unref(c);
+}
+
+static void test_wrong_shapes(void **state)
+{
+	expect_error("- lan\n",
+		     "t.yaml:1:1: expected a mapping of keys, got a sequence");
+	expect_error(REQ "flow: fast\n",
+		     "t.yaml:5:7: flow: expected a mapping, got a scalar");
+	expect_error(REQ "carrier: [socks5]\n",
+		     "t.yaml:5:10: carrier: expected a mapping, got a sequence");
+	expect_error(REQ "lan:\n",
+		     "t.yaml:5:1: lan: duplicate key (first at line 1)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_load_file_errors),
+		cmocka_unit_test(test_ref_unref),
+		cmocka_unit_test(test_unknown_and_duplicate),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_lan_empty),
+		cmocka_unit_test(test_lan_names),
+		cmocka_unit_test(test_lan_duplicate_and_max),
+		cmocka_unit_test(test_tun_name),
+		cmocka_unit_test(test_tun_mtu_txqlen),
+		cmocka_unit_test(test_tun_address_forms),
+		cmocka_unit_test(test_tun_address_bad),
+		cmocka_unit_test(test_bypass),
+		cmocka_unit_test(test_routing_range),
+		cmocka_unit_test(test_concentrator_address),
+		cmocka_unit_test(test_carrier),
+		cmocka_unit_test(test_flow_open),
+		cmocka_unit_test(test_fast_wait_range),
+		cmocka_unit_test(test_flow_max_and_timeouts),
+		cmocka_unit_test(test_ip_forward),
+		cmocka_unit_test(test_log_level),
+		cmocka_unit_test(test_wrong_shapes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
