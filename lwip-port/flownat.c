@@ -12,9 +12,9 @@
  * order and stores results the same way. A flow's rewrite always replaces
  * the same words by the same words, so its checksum adjustment (RFC 1624
  * eqn. 3, ~(~HC + ~m + m')) is computed once, when the entry is made; the
- * other direction adds its one's complement negation. The sum of a valid
- * TCP or IPv4 header is never 0 (the protocol number or version is in it),
- * so eqn. 3 yields exactly what a full recomputation would, never 0xffff. */
+ * other direction adds its one's complement negation. What a TCP or IPv4
+ * header checksum covers never sums to 0 (the protocol number or version
+ * is in it), so eqn. 3 gives exactly what a full recomputation gives. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -235,25 +235,20 @@ static enum parse_err parse_tcp(const uint8_t *b, struct pkt *p)
 	return PARSE_OK;
 }
 
-/* Reads nothing outside b[0..len) and writes *p only on success. */
+/* Reads nothing outside b[0..len); *p means something only on success. */
 static enum parse_err parse(const uint8_t *b, size_t len, struct pkt *p)
 {
-	struct pkt tmp;
 	enum parse_err err;
 
 	if (len == 0)
 		return PARSE_SHORT;
 	if (b[0] >> 4 == 4)
-		err = parse_v4(b, len, &tmp);
+		err = parse_v4(b, len, p);
 	else if (b[0] >> 4 == 6)
-		err = parse_v6(b, len, &tmp);
+		err = parse_v6(b, len, p);
 	else
 		err = PARSE_NOT_TCP;
-	if (err == PARSE_OK)
-		err = parse_tcp(b, &tmp);
-	if (err == PARSE_OK)
-		*p = tmp;
-	return err;
+	return err == PARSE_OK ? parse_tcp(b, p) : err;
 }
 
 /* A SYN that may create state; SYN+FIN and SYN+RST never do. */
@@ -289,12 +284,17 @@ static void rewrite(uint8_t *b, const struct pkt *p, const uint8_t *src,
 {
 	uint8_t *t = b + p->l4_off;
 
-	memcpy(b + p->src_off, src, p->alen);
-	memcpy(b + p->src_off + p->alen, dst, p->alen);
+	/* constant sizes, so that the copies are inlined */
+	if (p->family == AF_INET) {
+		memcpy(b + 12, src, 4);
+		memcpy(b + 16, dst, 4);
+		csum_adjust(b + 10, ip_delta);
+	} else {
+		memcpy(b + 8, src, 16);
+		memcpy(b + 24, dst, 16);
+	}
 	store16(t, sport);
 	store16(t + 2, dport);
-	if (p->family == AF_INET)
-		csum_adjust(b + 10, ip_delta);
 	csum_adjust(t + 16, tcp_delta);
 }
 
@@ -313,8 +313,8 @@ static bool tuple_eq(const struct flownat_tuple *a,
 		     const struct flownat_tuple *b)
 {
 	return a->family == b->family && a->client_port == b->client_port &&
-	       a->dst_port == b->dst_port && !memcmp(a->client, b->client, 16) &&
-	       !memcmp(a->dst, b->dst, 16);
+	       a->dst_port == b->dst_port &&
+	       !memcmp(a->client, b->client, 16) && !memcmp(a->dst, b->dst, 16);
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -508,9 +508,9 @@ static void init_addrs(struct flownat *nat)
 	memcpy(nat->lwip[1], &c->lwip6, 16);
 	for (unsigned fi = 0; fi < 2; fi++) {
 		size_t alen = fi ? 16 : 4;
+		uint64_t acc = csum_add(0, nat->synth[fi], alen);
 
-		nat->sl_sum[fi] = csum_fold(csum_add(
-			csum_add(0, nat->synth[fi], alen), nat->lwip[fi], alen));
+		nat->sl_sum[fi] = csum_fold(csum_add(acc, nat->lwip[fi], alen));
 	}
 }
 
@@ -655,8 +655,10 @@ size_t flownat_out(struct flownat *nat, const uint8_t *pkt, size_t len,
 	struct node *n;
 	enum parse_err err = parse(pkt, len, &p);
 
-	if (err != PARSE_OK)
-		return drop(nat, err), 0;
+	if (err != PARSE_OK) {
+		drop(nat, err);
+		return 0;
+	}
 	if (memcmp(pkt + p.src_off, nat->lwip[p.fi], p.alen) ||
 	    memcmp(pkt + p.src_off + p.alen, nat->synth[p.fi], p.alen) ||
 	    p.sport != nat->cfg.lwip_port ||
@@ -664,8 +666,10 @@ size_t flownat_out(struct flownat *nat, const uint8_t *pkt, size_t len,
 		nat->ctr.drop_out_unknown++;
 		return 0;
 	}
-	if (p.ip_len > cap)
-		return drop(nat, PARSE_BAD_LENGTH), 0;
+	if (p.ip_len > cap) {
+		drop(nat, PARSE_BAD_LENGTH);
+		return 0;
+	}
 	memmove(out, pkt, p.ip_len);
 	rewrite(out, &p, n->e.orig.dst, n->e.orig.client, n->e.orig.dst_port,
 		n->e.orig.client_port, neg16(n->ip_delta), neg16(n->tcp_delta));
@@ -676,8 +680,7 @@ size_t flownat_out(struct flownat *nat, const uint8_t *pkt, size_t len,
 bool flownat_restore(const struct flownat *nat, const struct flownat_entry *e,
 		     uint8_t *pkt, size_t len)
 {
-	const struct node *n =
-		(const struct node *)((const char *)e - offsetof(struct node, e));
+	const struct node *n = node_of((struct flownat_entry *)e);
 	struct pkt p;
 
 	if (parse(pkt, len, &p) != PARSE_OK || p.family != e->orig.family ||

@@ -114,36 +114,19 @@ void stack_send_lan(struct stack *s, const uint8_t *pkt, size_t len)
 		s->ctr.tun_out++;
 }
 
-/* A pure SYN (SYN without ACK), judged only far enough to decide whether
- * to keep the original bytes; flownat_in does the real checks. */
-static bool looks_like_syn(const uint8_t *p, size_t len)
-{
-	size_t off;
-
-	if (len < 20)
-		return false;
-	if ((p[0] >> 4) == 4)
-		off = (size_t)(p[0] & 0xf) * 4;
-	else if ((p[0] >> 4) == 6)
-		off = 40;
-	else
-		return false;
-	return len >= off + 14 && (p[off + 13] & 0x12) == 0x02;
-}
-
 static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
 {
 	struct flownat_entry *e;
-	bool syn = looks_like_syn(pkt, len);
 
-	if (syn)
-		memcpy(s->syn, pkt, len);
 	switch (flownat_in(s->nat, pkt, len, loop_now_ms(s->loop), &e)) {
 	case FLOWNAT_PASS:
 		stack_inject(s, pkt, len);
 		break;
 	case FLOWNAT_NEW:
-		if (syn)
+		/* The hook needs the SYN as the LAN sent it, for a RST or an
+		 * ICMP error quoting it. */
+		memcpy(s->syn, pkt, len);
+		if (flownat_restore(s->nat, e, s->syn, len))
 			s->hooks.new_flow(s->hooks.arg, e, s->syn, len, pkt, len);
 		else
 			flownat_remove(s->nat, e);
