@@ -156,7 +156,8 @@ static int worker_init(struct conc_worker *w, struct conc_daemon *d, unsigned id
 	if (pipe2(w->ctl, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;
 	w->lfd = sockopt_mptcp_listener((const struct sockaddr *)&c->listen,
-					c->listen_len, 4096, &what);
+					c->listen_len, 4096, c->tfo != CONC_TFO_OFF,
+					&what);
 	if (w->lfd < 0) {
 		log_error("listener: %s: %s", what, strerror(-w->lfd));
 		return w->lfd;

@@ -141,6 +141,22 @@ void cpe_flows_close_all(struct cpe *c)
 		flow_close(c->flows, "shutting down", true, true);
 }
 
+/* RFC 8803 carries the IPv4 ICMP code; an IPv6 client gets the ICMPv6
+ * code that means the same (RFC 4443 3.1). */
+static uint8_t icmp_code_for(const struct cpe_flow *f, uint8_t v4)
+{
+	if (f->dst.ss_family != AF_INET6)
+		return v4;
+	switch (v4) {
+	case 0: /* net unreachable */
+		return 0; /* no route to destination */
+	case 9: case 10: case 13: /* administratively prohibited */
+		return 1;
+	default:
+		return 3; /* address unreachable */
+	}
+}
+
 /* Refusals of a held SYN: the LAN client sees what it would have seen
  * without the proxy. The NAT entry goes at once: lwIP never saw the flow. */
 static void refuse_held(struct cpe_flow *f, const struct carrier_answer *a)
@@ -150,8 +166,8 @@ static void refuse_held(struct cpe_flow *f, const struct carrier_answer *a)
 	size_t n;
 
 	if (a->result == CARRIER_UNREACHABLE) {
-		n = flownat_make_unreach(f->syn, f->syn_len, a->icmp_code, pkt,
-					 sizeof(pkt));
+		n = flownat_make_unreach(f->syn, f->syn_len,
+					 icmp_code_for(f, a->icmp_code), pkt, sizeof(pkt));
 		c->ctr.flows_unreachable++;
 	} else {
 		n = flownat_make_rst(f->syn, f->syn_len, pkt, sizeof(pkt));
@@ -709,8 +725,24 @@ void cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
 	loop_timer_arm(c->loop, &c->sweep, 250, on_sweep, c);
 }
 
+static void log_flows(struct cpe *c)
+{
+	for (struct cpe_flow *f = c->flows; f; f = f->next)
+		log_debug("flow %llu: state %d lan_eof %d sock_eof %d lan_shut %d "
+			  "sock_shut %d to_sock %u stash %zu sndbuf %u queuelen %u "
+			  "pcb_state %d",
+			  (unsigned long long)f->id, f->state, f->lan_eof, f->sock_eof,
+			  f->lan_shut, f->sock_shut,
+			  f->to_sock ? f->to_sock->tot_len : 0,
+			  f->stash ? f->stash_len - f->stash_off : 0,
+			  f->pcb ? (unsigned)tcp_sndbuf(f->pcb) : 0,
+			  f->pcb ? (unsigned)tcp_sndqueuelen(f->pcb) : 0,
+			  f->pcb ? (int)f->pcb->state : -1);
+}
+
 void cpe_log_counters(struct cpe *c)
 {
+	log_flows(c);
 	const struct flownat_counters *n = flownat_counters(stack_nat(c->stack));
 	const struct stack_counters *s = stack_counters(c->stack);
 
