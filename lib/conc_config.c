@@ -92,7 +92,6 @@ static bool parse_log_level(const char *s, void *field, char *why,
 static const struct cfg_enum tfo_names[] = {
 	{ "set", CONC_TFO_SET },
 	{ "require", CONC_TFO_REQUIRE },
-	{ "off", CONC_TFO_OFF },
 	{ NULL, 0 },
 };
 

@@ -15,7 +15,6 @@
 enum conc_tfo_policy {
 	CONC_TFO_SET,     /* set bit 0x2 of net.ipv4.tcp_fastopen, log it */
 	CONC_TFO_REQUIRE, /* refuse to start when it is missing */
-	CONC_TFO_OFF,     /* no data in the SYN: no TCP_FASTOPEN, no check */
 };
 
 struct conc_socks_user {
@@ -29,7 +28,7 @@ struct conc_config {
 	struct sockaddr_storage listen; /* listen: "[::]:5124" */
 	socklen_t listen_len;
 	unsigned workers;               /* workers: 0 = one per online CPU */
-	enum conc_tfo_policy tfo;       /* tcp_fastopen_sysctl: set|require|off */
+	enum conc_tfo_policy tfo;       /* tcp_fastopen_sysctl: set|require */
 
 	struct addr_prefix_list clients_allow; /* clients.allow, required, non-empty */
 

@@ -156,8 +156,7 @@ static int worker_init(struct conc_worker *w, struct conc_daemon *d, unsigned id
 	if (pipe2(w->ctl, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;
 	w->lfd = sockopt_mptcp_listener((const struct sockaddr *)&c->listen,
-					c->listen_len, 4096, c->tfo != CONC_TFO_OFF,
-					&what);
+					c->listen_len, 4096, &what);
 	if (w->lfd < 0) {
 		log_error("listener: %s: %s", what, strerror(-w->lfd));
 		return w->lfd;

@@ -315,6 +315,7 @@ static const struct cfg_key carrier_keys[] = {
 	  .min = 1, .max = MAX_SOCKS_STR },
 	{ .name = "socks_password", .type = CFG_STRING,
 	  .offset = OFF(socks_password), .min = 0, .max = MAX_SOCKS_STR },
+	{ .name = "fastopen", .type = CFG_BOOL, .offset = OFF(fastopen) },
 	{ 0 },
 };
 
@@ -372,6 +373,7 @@ static bool set_defaults(struct cpe_config *c)
 	c->rule_priority = DEF_PRIORITY;
 	c->conc.ss_family = AF_UNSPEC;
 	c->protocol = DEF_PROTOCOL;
+	c->fastopen = true;
 	c->open_mode = DEF_OPEN;
 	c->fast_wait_ms = DEF_FAST_WAIT_MS;
 	c->max_flows = DEF_MAX_FLOWS;

@@ -19,8 +19,7 @@ static int set_int(int fd, int level, int name, int val)
 	return setsockopt(fd, level, name, &val, sizeof(val)) < 0 ? -errno : 0;
 }
 
-static int listener_opts(int fd, const struct sockaddr *addr, bool fastopen,
-			 const char **what)
+static int listener_opts(int fd, const struct sockaddr *addr, const char **what)
 {
 	int r;
 
@@ -34,8 +33,6 @@ static int listener_opts(int fd, const struct sockaddr *addr, bool fastopen,
 	if (addr->sa_family == AF_INET6 &&
 	    (r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) < 0)
 		return r;
-	if (!fastopen)
-		return 0;
 	*what = "TCP_FASTOPEN";
 	if ((r = set_int(fd, IPPROTO_TCP, TCP_FASTOPEN, 1024)) < 0)
 		return r;
@@ -44,7 +41,7 @@ static int listener_opts(int fd, const struct sockaddr *addr, bool fastopen,
 }
 
 int sockopt_mptcp_listener(const struct sockaddr *addr, socklen_t len,
-			   int backlog, bool fastopen, const char **what)
+			   int backlog, const char **what)
 {
 	int fd, r;
 
@@ -53,7 +50,7 @@ int sockopt_mptcp_listener(const struct sockaddr *addr, socklen_t len,
 		    IPPROTO_MPTCP);
 	if (fd < 0)
 		return -errno;
-	if ((r = listener_opts(fd, addr, fastopen, what)) < 0)
+	if ((r = listener_opts(fd, addr, what)) < 0)
 		goto fail;
 	*what = "bind";
 	if (bind(fd, addr, len) < 0)

@@ -18,10 +18,10 @@
 #define SOCKOPT_TFO_SERVER 0x2
 
 /* An MPTCP listener (IPPROTO_MPTCP; TCP clients fall back) on addr with
- * SO_REUSEPORT and, if fastopen, TCP_FASTOPEN and TCP_FASTOPEN_NO_COOKIE. Returns the fd or
+ * SO_REUSEPORT, TCP_FASTOPEN and TCP_FASTOPEN_NO_COOKIE. Returns the fd or
  * -errno; *what names the step that failed. */
 int sockopt_mptcp_listener(const struct sockaddr *addr, socklen_t len,
-			   int backlog, bool fastopen, const char **what);
+			   int backlog, const char **what);
 /* Start a non-blocking TCP connect to dst, from src when src is not NULL.
  * Returns the fd (connect in progress or done) or -errno. */
 int sockopt_connect(const struct sockaddr *dst, socklen_t dst_len,

@@ -226,8 +226,12 @@ static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 	f->opening_len = (size_t)hl + dlen;
 	if ((f->sfd = sockopt_mptcp_client(cfg->conc.ss_family)) < 0)
 		return f->sfd;
-	n = sendto(f->sfd, f->opening, f->opening_len, MSG_FASTOPEN | MSG_NOSIGNAL,
-		   (const struct sockaddr *)&cfg->conc, cfg->conc_len);
+	if (cfg->fastopen)
+		n = sendto(f->sfd, f->opening, f->opening_len,
+			   MSG_FASTOPEN | MSG_NOSIGNAL,
+			   (const struct sockaddr *)&cfg->conc, cfg->conc_len);
+	else
+		n = connect(f->sfd, (const struct sockaddr *)&cfg->conc, cfg->conc_len);
 	if (n < 0 && errno != EINPROGRESS)
 		return -errno;
 	f->opening_off = n > 0 ? (size_t)n : 0;

@@ -70,10 +70,6 @@ static void check_tfo_sysctl(const struct conc_config *c)
 {
 	int v, r;
 
-	if (c->tfo == CONC_TFO_OFF) {
-		log_info("TCP Fast Open off: Convert messages wait for the handshake");
-		return;
-	}
 	if ((r = sysctl_get_int(SOCKOPT_TFO_SYSCTL, &v)) < 0)
 		fatalx("cannot read net.ipv4.tcp_fastopen: %s", strerror(-r));
 	if (v & SOCKOPT_TFO_SERVER)
