@@ -123,9 +123,11 @@ check:
 
 bench: all
 	bench/concentrator $(BUILD)
+	bench/cpe $(BUILD)
 
 demo: all
 	tests/netns/demo $(BUILD)
+	tests/netns/demo-cpe $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mptun/examples
