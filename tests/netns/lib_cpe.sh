@@ -310,9 +310,10 @@ cpe_check_clean() {
 	check_eq "after stop: no mptun process in the cpe namespace" "$left" 0
 }
 # cpe_counters NAME: SIGUSR1, then prints the last counter dump of the log as
-# "key value" lines. ASSUMED format (to be added by the daemon): a line
-#   ... flownat: drop_short=N drop_bad_checksum=N drop_no_flow=N ...
-# written to the log on SIGUSR1. Prints nothing if no dump appears in 3 s.
+# "key value" lines. The daemon logs on SIGUSR1 a line
+#   ... flownat: entries=N in_pass=N ... drop_short=N drop_bad_checksum=N ...
+# (the fields of struct flownat_counters). Prints nothing if no dump
+# appears in 3 s.
 cpe_counters() {
 	local log=${CPE_LOG[$1]} n0 i
 	n0=$(grep -c 'flownat:.*=' "$log")

@@ -8,9 +8,9 @@
 # beyond the packet or below 5, a fragment, odd IP and TCP options, then a
 # seeded random flood. Each case is checked against the daemon's counters.
 #
-# ASSUMED (the daemon will add it): on SIGUSR1 mptun-cpe logs one line
-#   ... flownat: drop_short=N drop_bad_length=N drop_bad_checksum=N
-#       drop_not_tcp=N drop_no_flow=N ...
+# The counters: on SIGUSR1 mptun-cpe logs one line
+#   ... flownat: entries=N ... drop_short=N drop_bad_length=N
+#       drop_bad_checksum=N drop_not_tcp=N drop_no_flow=N ...
 # with the names of struct flownat_counters (lwip-port/flownat.h).
 . "$(dirname "$0")/lib_cpe.sh"
 
@@ -150,7 +150,7 @@ case_check() {
 
 if daemon_checks "counter dump on SIGUSR1"; then
 	snap C0
-	check "SIGUSR1 dumps the counters (assumed 'flownat: drop_short=N ...' line)" \
+	check "SIGUSR1 dumps the counters ('flownat: ... drop_short=N ...' line)" \
 		test -n "${C0[drop_short]:-}"
 	cpe_alive main || cpe_finish
 fi
