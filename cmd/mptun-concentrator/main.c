@@ -1,7 +1,6 @@
 /* mptun-concentrator: an RFC 8803 Transport Converter (and SOCKS4/5 server)
  * over Multipath TCP. args → config → checks → workers → signals → teardown. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "conc.h"
+#include "cli.h"
 #include "log.h"
 #include "loop.h"
 #include "sockopt.h"
@@ -17,10 +17,6 @@
 
 #define DEFAULT_CONFIG "/etc/mptun/concentrator.yaml"
 
-struct opts {
-	const char *config;
-	bool foreground, check, debug;
-};
 
 struct main_ctx {
 	struct conc_daemon d;
@@ -28,41 +24,11 @@ struct main_ctx {
 	bool draining;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: mptun-concentrator [-f] [-d] [-n] [-c FILE]\n"
-		   "  -c, --config FILE    configuration (default " DEFAULT_CONFIG ")\n"
-		   "  -f, --foreground     stay in the foreground, log to stderr\n"
-		   "  -d, --debug          log debug messages\n"
-		   "  -n, --check-config   check the configuration and exit\n"
-		   "  -h, --help           this text\n");
-}
-
-static bool parse_args(int argc, char **argv, struct opts *o)
-{
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "check-config", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	*o = (struct opts){ .config = DEFAULT_CONFIG };
-	while ((c = getopt_long(argc, argv, "c:fdnh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': o->config = optarg; break;
-		case 'f': o->foreground = true; break;
-		case 'd': o->debug = true; break;
-		case 'n': o->check = true; break;
-		case 'h': usage(stdout); exit(0);
-		default: return false;
-		}
-	}
-	return optind == argc;
-}
+static const struct cli_info cli = {
+	.prog = "mptun-concentrator",
+	.default_config = DEFAULT_CONFIG,
+	.extra_help = "Signals: TERM/INT drain and stop, HUP reloads.\n",
+};
 
 /* Bit 0x2 of net.ipv4.tcp_fastopen lets the kernel hand SYN data to a
  * listener; without it the Convert message waits a round trip. */
@@ -180,14 +146,12 @@ out:
 int main(int argc, char **argv)
 {
 	struct main_ctx m = { 0 };
-	struct opts o;
+	struct cli_opts o;
 	char err[512];
 	int rc;
 
-	if (!parse_args(argc, argv, &o)) {
-		usage(stderr);
+	if (!cli_parse(argc, argv, &cli, &o))
 		return 2;
-	}
 	m.d.cfg = conc_config_load_file(o.config, err, sizeof(err));
 	if (!m.d.cfg) {
 		fprintf(stderr, "mptun-concentrator: %s\n", err);

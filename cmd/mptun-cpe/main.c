@@ -3,7 +3,6 @@
  * args → config → sysctls → clean up a crashed run → TUN → lwIP → capture
  * rules → run → teardown in reverse. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "addr.h"
 #include "cpe.h"
+#include "cli.h"
 #include "log.h"
 #include "nlroute.h"
 #include "sysctl.h"
@@ -20,47 +20,12 @@
 #define DEFAULT_CONFIG "/etc/mptun/cpe.yaml"
 #define NAT_LINGER_MS 25000 /* > lwIP's TIME_WAIT (2 * TCP_MSL) */
 
-struct opts {
-	const char *config;
-	bool foreground, check, debug;
+
+static const struct cli_info cli = {
+	.prog = "mptun-cpe",
+	.default_config = DEFAULT_CONFIG,
+	.extra_help = "Signals: TERM/INT stop, HUP reloads, USR1 logs the counters.\n",
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: mptun-cpe [-f] [-d] [-n] [-c FILE]\n"
-		   "  -c, --config FILE    configuration (default " DEFAULT_CONFIG ")\n"
-		   "  -f, --foreground     stay in the foreground, log to stderr\n"
-		   "  -d, --debug          log debug messages\n"
-		   "  -n, --check-config   check the configuration and exit\n"
-		   "  -h, --help           this text\n"
-		   "Signals: TERM/INT stop, HUP reloads, USR1 logs the counters.\n");
-}
-
-static bool parse_args(int argc, char **argv, struct opts *o)
-{
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "check-config", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	*o = (struct opts){ .config = DEFAULT_CONFIG };
-	while ((c = getopt_long(argc, argv, "c:fdnh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': o->config = optarg; break;
-		case 'f': o->foreground = true; break;
-		case 'd': o->debug = true; break;
-		case 'n': o->check = true; break;
-		case 'h': usage(stdout); exit(0);
-		default: return false;
-		}
-	}
-	return optind == argc;
-}
 
 /* Forwarding carries LAN packets into the TUN and the answers back. */
 static void need_sysctl(const struct cpe_config *c, const char *name, int want)
@@ -200,14 +165,12 @@ static void teardown(struct cpe_main *m)
 int main(int argc, char **argv)
 {
 	struct cpe_main m = { .tunfd = -1 };
-	struct opts o;
+	struct cli_opts o;
 	char err[512];
 	int r;
 
-	if (!parse_args(argc, argv, &o)) {
-		usage(stderr);
+	if (!cli_parse(argc, argv, &cli, &o))
 		return 2;
-	}
 	if (!(m.c.cfg = cpe_config_load_file(o.config, err, sizeof(err)))) {
 		fprintf(stderr, "mptun-cpe: %s\n", err);
 		return 1;
