@@ -24,7 +24,6 @@
 #define RELAY_ROUNDS 8
 #define IOV_MAX_SEND 64
 #define ANSWER_MAX 1100
-#define NAT_LINGER_MS 25000 /* > lwIP's TIME_WAIT (2 * TCP_MSL) */
 
 enum cf_state {
 	CF_CONNECTING,      /* hold: waiting for the answer; LAN SYN held */
@@ -165,7 +164,9 @@ static void refuse_held(struct cpe_flow *f, const struct carrier_answer *a)
 	uint8_t pkt[1400];
 	size_t n;
 
-	if (a->result == CARRIER_UNREACHABLE) {
+	if (!f->syn) {
+		n = 0; /* out of memory when the SYN came: nothing to quote */
+	} else if (a->result == CARRIER_UNREACHABLE) {
 		n = flownat_make_unreach(f->syn, f->syn_len,
 					 icmp_code_for(f, a->icmp_code), pkt, sizeof(pkt));
 		c->ctr.flows_unreachable++;
