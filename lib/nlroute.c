@@ -30,7 +30,7 @@ static const int families[] = { AF_INET, AF_INET6 }; /* IPv4 first */
 
 /* libnl folds the kernel's errno into its own codes (nl_syserr2nlerr):
  * unfold them for the -errno convention. */
-static int to_errno(int nle)
+int nlroute_errno(int nle)
 {
 	static const int map[] = {
 		[NLE_INTR] = EINTR,           [NLE_BAD_SOCK] = EBADF,
@@ -64,7 +64,7 @@ struct nlroute *nlroute_open(void)
 	if (!nr->sk)
 		goto err_free;
 	/* libnl opens it SOCK_CLOEXEC. */
-	err = to_errno(nl_connect(nr->sk, NETLINK_ROUTE));
+	err = nlroute_errno(nl_connect(nr->sk, NETLINK_ROUTE));
 	if (err)
 		goto err_sock;
 	return nr;
@@ -102,7 +102,7 @@ static int link_index(struct nlroute *nr, const char *name,
 	struct rtnl_link *link;
 	int err, ifindex;
 
-	err = to_errno(rtnl_link_get_kernel(nr->sk, 0, name, &link));
+	err = nlroute_errno(rtnl_link_get_kernel(nr->sk, 0, name, &link));
 	if (err)
 		return err;
 	ifindex = rtnl_link_get_ifindex(link);
@@ -130,14 +130,14 @@ static int addr_add(struct nlroute *nr, int ifindex,
 	if (!a)
 		goto out;
 	rtnl_addr_set_ifindex(a, ifindex);
-	err = to_errno(rtnl_addr_set_local(a, local));
+	err = nlroute_errno(rtnl_addr_set_local(a, local));
 	if (err)
 		goto out;
 	rtnl_addr_set_prefixlen(a, p->len);
 	/* Nobody else is on a TUN link: skip the DAD delay. */
 	if (p->family == AF_INET6)
 		rtnl_addr_set_flags(a, IFA_F_NODAD);
-	err = to_errno(rtnl_addr_add(nr->sk, a, NLM_F_REPLACE));
+	err = nlroute_errno(rtnl_addr_add(nr->sk, a, NLM_F_REPLACE));
 out:
 	rtnl_addr_put(a);
 	nl_addr_put(local);
@@ -161,7 +161,7 @@ int nlroute_link_setup(struct nlroute *nr, const char *ifname, uint32_t mtu,
 	rtnl_link_set_mtu(change, mtu);
 	rtnl_link_set_txqlen(change, txqlen);
 	rtnl_link_set_flags(change, IFF_UP);
-	err = to_errno(rtnl_link_change(nr->sk, link, change, 0));
+	err = nlroute_errno(rtnl_link_change(nr->sk, link, change, 0));
 	if (!err)
 		err = addr_add(nr, ifindex, a4);
 	if (!err)
@@ -191,7 +191,7 @@ static int route_add(struct nlroute *nr, int family, uint32_t table,
 	rtnl_route_set_protocol(rt, MPTUN_RTPROT);
 	rtnl_route_set_scope(rt, RT_SCOPE_LINK);
 	rtnl_route_set_type(rt, RTN_UNICAST);
-	err = to_errno(rtnl_route_set_dst(rt, dst));
+	err = nlroute_errno(rtnl_route_set_dst(rt, dst));
 	if (err)
 		goto out;
 	nh = rtnl_route_nh_alloc();
@@ -200,7 +200,7 @@ static int route_add(struct nlroute *nr, int family, uint32_t table,
 		goto out;
 	rtnl_route_nh_set_ifindex(nh, ifindex);
 	rtnl_route_add_nexthop(rt, nh); /* rt owns nh from here */
-	err = to_errno(rtnl_route_add(nr->sk, rt, NLM_F_REPLACE));
+	err = nlroute_errno(rtnl_route_add(nr->sk, rt, NLM_F_REPLACE));
 out:
 	rtnl_route_put(rt);
 	nl_addr_put(dst);
@@ -232,7 +232,7 @@ static struct rtnl_rule *rule_new(int family, const char *lan, uint32_t prio,
  * it, an equal rule already there means this one is installed. */
 static int rule_add(struct nlroute *nr, struct rtnl_rule *r)
 {
-	int err = to_errno(rtnl_rule_add(nr->sk, r, NLM_F_EXCL));
+	int err = nlroute_errno(rtnl_rule_add(nr->sk, r, NLM_F_EXCL));
 
 	rtnl_rule_put(r);
 	return err == -EEXIST ? 0 : err;
@@ -332,7 +332,7 @@ int nlroute_capture_install(struct nlroute *nr,
 /* Gone already (another sweep, the device's removal) is what we wanted. */
 static void sweep_note(struct sweep *s, int nle)
 {
-	int err = to_errno(nle);
+	int err = nlroute_errno(nle);
 
 	if (err && err != -ENOENT && !s->err)
 		s->err = err;
@@ -366,12 +366,12 @@ int nlroute_capture_remove(struct nlroute *nr, uint32_t table)
 	struct nl_cache *cache;
 	int err;
 
-	err = to_errno(rtnl_rule_alloc_cache(nr->sk, AF_UNSPEC, &cache));
+	err = nlroute_errno(rtnl_rule_alloc_cache(nr->sk, AF_UNSPEC, &cache));
 	if (err)
 		return err;
 	nl_cache_foreach(cache, rule_sweep, &s);
 	nl_cache_free(cache);
-	err = to_errno(rtnl_route_alloc_cache(nr->sk, AF_UNSPEC, 0, &cache));
+	err = nlroute_errno(rtnl_route_alloc_cache(nr->sk, AF_UNSPEC, 0, &cache));
 	if (err)
 		return s.err ? s.err : err;
 	nl_cache_foreach(cache, route_sweep, &s);

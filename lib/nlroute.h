@@ -73,4 +73,8 @@ int nlroute_capture_install(struct nlroute *nr,
  * success. */
 int nlroute_capture_remove(struct nlroute *nr, uint32_t table);
 
+/* libnl's error codes (negative NLE_*) as -errno; values >= 0 give 0.
+ * Shared with the other netlink seam, lib/mptcp_pm.c. */
+int nlroute_errno(int nle);
+
 #endif
