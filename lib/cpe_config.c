@@ -373,7 +373,7 @@ static bool set_defaults(struct cpe_config *c)
 	c->rule_priority = DEF_PRIORITY;
 	c->conc.ss_family = AF_UNSPEC;
 	c->protocol = DEF_PROTOCOL;
-	c->fastopen = true;
+	c->fastopen = false; /* see configs/cpe.yaml: kernel issues */
 	c->open_mode = DEF_OPEN;
 	c->fast_wait_ms = DEF_FAST_WAIT_MS;
 	c->max_flows = DEF_MAX_FLOWS;

@@ -41,8 +41,8 @@ struct cpe_config {
 	enum cpe_protocol protocol;    /* carrier.protocol: convert|socks5 */
 	char *socks_user;              /* carrier.socks_user (socks5), optional */
 	char *socks_password;          /* carrier.socks_password, optional */
-	bool fastopen;                 /* carrier.fastopen, default true: the
-					  opening rides in the MPTCP SYN */
+	bool fastopen;                 /* carrier.fastopen, default false: when
+					  true the opening rides in the MPTCP SYN */
 
 	/* flow */
 	enum cpe_open_mode open_mode;  /* flow.open: hold|fast */

@@ -180,12 +180,10 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # cpe_config [key=value...]: prints a config. Keys: tun lan bypass (YAML
 # flow list items, e.g. bypass='"203.0.113.12/32"') table prio conc proto
 # open fast_wait max connect idle forward level tfo.
-# tfo (carrier.fastopen) is false by default here: on kernel 6.18 an MPTCP
-# connection whose SYN carried data and that gains a second subflow
-# intermittently loses data at the MPTCP level and crawls on MPTCP-level
-# retransmissions, so bulk checks over two paths would be flaky (see
-# configs/cpe.yaml). test_cpe_fast sets tfo=true: it checks the data in the
-# SYN, with small transfers.
+# tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
+# MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
+# subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
+# it checks the data in the SYN, with small transfers on undelayed veths.
 cpe_config() {
 	local kv tun=mptun0 lan=lan0 bypass='' table=7100 prio=7100 tfo=false \
 		conc=$CONC_ADDR:$CONC_PORT proto=convert open=hold fast_wait=10ms \
