@@ -580,6 +580,7 @@ void conc_flow_accept(struct conc_worker *w, int fd,
 		close(fd);
 		return;
 	}
+	sockopt_nodelay(fd);
 	f->w = w;
 	f->id = __atomic_fetch_add(&w->d->next_flow_id, 1, __ATOMIC_RELAXED);
 	f->cfd = fd;

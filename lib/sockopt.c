@@ -102,6 +102,11 @@ int sockopt_so_error(int fd)
 	return err;
 }
 
+void sockopt_nodelay(int fd)
+{
+	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+}
+
 void sockopt_abort_on_close(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };

@@ -28,6 +28,9 @@ int sockopt_connect(const struct sockaddr *dst, socklen_t dst_len,
 		    const struct sockaddr *src, socklen_t src_len);
 int sockopt_so_error(int fd); /* pending error as a positive errno, or 0 */
 void sockopt_abort_on_close(int fd); /* SO_LINGER 0: close sends RST */
+/* TCP_NODELAY: a relay forwards what it has at once; Nagle would hold a
+ * small relayed write behind the unacknowledged answer for a round trip. */
+void sockopt_nodelay(int fd);
 /* A non-blocking MPTCP client socket with TCP_NODELAY and
  * TCP_FASTOPEN_NO_COOKIE, ready for sendto(MSG_FASTOPEN). fd or -errno. */
 int sockopt_mptcp_client(int family);
