@@ -221,22 +221,26 @@ conc_start() {
 	tail -n 20 "${CONC_LOG[$name]}"
 	return 1
 }
-# conc_stop NAME [SECONDS]: SIGTERM, wait; a check that it exited 0.
-conc_stop() {
-	local name=$1 pid=${CONC_PID[$1]} i rc
+# stop_daemon LABEL PID [SECONDS]: SIGTERM, wait up to SECONDS (10); a
+# check that it exited 0. Returns its exit status (1 if it had to be killed).
+stop_daemon() {
+	local label=$1 pid=$2 secs=${3:-10} i rc
 	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < ${2:-10} * 10; i++)); do
+	for ((i = 0; i < secs * 10; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		fail "concentrator $name still running ${2:-10}s after SIGTERM"
+		fail "$label still running ${secs}s after SIGTERM"
 		kill -9 "$pid"; wait "$pid" 2>/dev/null
 		return 1
 	fi
 	wait "$pid"; rc=$?
-	check_eq "concentrator $name exits 0 on SIGTERM" "$rc" 0
+	check_eq "$label exits 0 on SIGTERM" "$rc" 0
+	return "$rc"
 }
+# conc_stop NAME [SECONDS]: SIGTERM, wait; a check that it exited 0.
+conc_stop() { stop_daemon "concentrator $1" "${CONC_PID[$1]}" "${2:-10}"; }
 conc_log_tail() { tail -n "${2:-15}" "${CONC_LOG[$1]}" | sed 's/^/    | /'; }
 
 # ---- servers in $SRV (and their Python sources) ----

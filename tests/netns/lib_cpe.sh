@@ -272,22 +272,10 @@ cpe_alive() {
 }
 # cpe_stop NAME [SECONDS]: SIGTERM, wait; a check that it exited 0.
 cpe_stop() {
-	local name=$1 pid=${CPE_PID[$1]:-} i rc
+	local name=$1 pid=${CPE_PID[$1]:-}
 	[ "$CPE_DIRECT" = 1 ] && return 0
 	[ -n "$pid" ] || return 1
-	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < ${2:-10} * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		fail "mptun-cpe $name still running ${2:-10}s after SIGTERM"
-		kill -9 "$pid"; wait "$pid" 2>/dev/null
-		return 1
-	fi
-	wait "$pid"; rc=$?
-	check_eq "mptun-cpe $name exits 0 on SIGTERM" "$rc" 0
-	[ "$rc" = 0 ] || cpe_log_tail "$name" 20
+	stop_daemon "mptun-cpe $name" "$pid" "${2:-10}" || { cpe_log_tail "$name" 20; return 1; }
 }
 # cpe_check_clean NAME: after cpe_stop, checks that no TUN, no rule of the
 # daemon's priorities or table, no route in its table, no mptun-cpe is left.
