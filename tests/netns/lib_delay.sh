@@ -92,20 +92,8 @@ _delay_route() { # MID add|del
 # delay_stop MID [SECONDS]: back to plain forwarding; SIGTERM the tool and
 # check that it exits 0 (its routes go with its TUNs).
 delay_stop() {
-	local mid=$1 pid=${DELAY_PID[$1]} i rc
-	_delay_route "$mid" del
-	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < ${2:-5} * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		fail "delay line in $mid still running ${2:-5}s after SIGTERM"
-		kill -9 "$pid"; wait "$pid" 2>/dev/null
-		return 1
-	fi
-	wait "$pid"; rc=$?
-	check_eq "delay line in $mid exits 0 on SIGTERM" "$rc" 0
+	_delay_route "$1" del
+	stop_daemon "delay line in $1" "${DELAY_PID[$1]}" "${2:-5}"
 }
 
 # udp_ping A B DST COUNT [INTERVAL_S]: COUNT UDP probes from A to an echo in
