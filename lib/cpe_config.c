@@ -15,6 +15,10 @@ _Static_assert(sizeof(enum cpe_protocol) == sizeof(int),
 	       "CFG_ENUM stores an int");
 _Static_assert(sizeof(enum cpe_open_mode) == sizeof(int),
 	       "CFG_ENUM stores an int");
+_Static_assert(sizeof(enum cpe_path_role) == sizeof(int),
+	       "CFG_ENUM stores an int");
+_Static_assert(sizeof(enum cpe_fail_mode) == sizeof(int),
+	       "CFG_ENUM stores an int");
 
 /* Defaults: the only place they are written down. */
 #define DEF_TUN_NAME       "mptun0"
@@ -23,6 +27,11 @@ _Static_assert(sizeof(enum cpe_open_mode) == sizeof(int),
 #define DEF_TUN_ADDRESS4   "198.18.0.1/32" /* RFC 2544 benchmarking range */
 #define DEF_TABLE          7100
 #define DEF_PRIORITY       7100
+#define DEF_PATH_ROLE      CPE_PATH_ACTIVE
+#define DEF_INTERVAL_MS    1000
+#define DEF_PROBE_MS       1000
+#define DEF_FAILURES       3
+#define DEF_FAIL           CPE_FAIL_OPEN
 #define DEF_PROTOCOL       CPE_PROTO_CONVERT
 #define DEF_OPEN           CPE_OPEN_HOLD
 #define DEF_FAST_WAIT_MS   10
@@ -40,16 +49,26 @@ _Static_assert(sizeof(enum cpe_open_mode) == sizeof(int),
 #define MAX_BYPASS      256
 #define MAX_TABLE       0xfffffffeu
 #define MAX_PRIORITY    0xfffffffeu /* capture rules use priority + 1 */
+#define MIN_INTERVAL_MS 100
+#define MAX_INTERVAL_MS (60 * 60 * 1000)
+#define MIN_PROBE_MS    50
+#define MAX_PROBE_MS    (60 * 1000)
+#define MAX_FAILURES    100
 #define MAX_SOCKS_STR   255 /* RFC 1929: one length byte */
 #define MAX_FAST_WAIT   1000
 #define MAX_FLOWS       65000
 
-#define OFF(f) offsetof(struct cpe_config, f)
+/* The walker zeroes each paths[] element before filling it. */
+_Static_assert(DEF_PATH_ROLE == 0, "paths[].role defaults to zero");
+
+#define OFF(f)  offsetof(struct cpe_config, f)
+#define POFF(f) offsetof(struct cpe_path_config, f)
 
 static const char need_lan[] =
 	"name the LAN interfaces whose TCP is captured";
 static const char need_conc[] =
 	"the mptun-concentrator to use, e.g. 203.0.113.10:5124";
+static const char need_path_if[] = "the WAN interface of this path";
 
 /* The kernel's dev_valid_name(), its isspace() counting 0xa0, plus '%':
  * no existing interface has one, as the kernel reads it as a pattern. */
@@ -117,12 +136,40 @@ static bool check_bypass(const void *base, char *why, size_t len)
 	return false;
 }
 
+/* Path i routes by table routing.table + 1 + i, its rule has priority
+ * routing.priority + 2. Whichever of routing and paths comes last in the
+ * file reports it. */
+static bool check_path_numbers(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+	unsigned long long first = c->route_table + 1ull;
+	unsigned long long last = first - 1 + c->n_paths;
+
+	if (!c->n_paths)
+		return true;
+	if (last > MAX_TABLE)
+		snprintf(why, len, "the paths' tables (routing.table + 1 + "
+			 "index) %llu to %llu go beyond %u", first, last,
+			 MAX_TABLE);
+	else if (first <= 255 && last >= 253)
+		snprintf(why, len, "the paths' tables (routing.table + 1 + "
+			 "index) %llu to %llu collide with the kernel's "
+			 "default, main and local tables 253, 254 and 255",
+			 first, last);
+	else if (c->rule_priority > MAX_PRIORITY - 1)
+		snprintf(why, len, "the paths' rules (routing.priority + 2) go "
+			 "beyond 4294967295");
+	else
+		return true;
+	return false;
+}
+
 static bool check_table(const void *base, char *why, size_t len)
 {
 	const struct cpe_config *c = base;
 
 	if (c->route_table < 253 || c->route_table > 255)
-		return true;
+		return check_path_numbers(base, why, len);
 	snprintf(why, len, "253, 254 and 255 are the kernel's default, main "
 		 "and local tables");
 	return false;
@@ -138,6 +185,33 @@ static bool is_unspecified(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
 }
 
+/* A path's addresses are of the concentrator's family. Whichever of
+ * concentrator and paths comes last in the file reports it; named puts
+ * "paths[i]." before the key. */
+static bool path_family_ok(const struct cpe_config *c, size_t i, bool named,
+			   char *why, size_t len)
+{
+	const struct cpe_path_config *p = &c->paths[i];
+	int family = c->conc.ss_family;
+	const char *key = NULL;
+	char pre[32] = "";
+
+	if (family != AF_INET && family != AF_INET6)
+		return true; /* not parsed yet */
+	if (p->source.ss_family && p->source.ss_family != family)
+		key = "source";
+	else if (p->gateway.ss_family && p->gateway.ss_family != family)
+		key = "gateway";
+	if (!key)
+		return true;
+	if (named)
+		snprintf(pre, sizeof(pre), "paths[%zu].", i);
+	snprintf(why, len, "%s%s is not an %s address: a path's source and "
+		 "gateway are of the concentrator address's family", pre, key,
+		 family == AF_INET ? "IPv4" : "IPv6");
+	return false;
+}
+
 static bool check_conc(const void *base, char *why, size_t len)
 {
 	const struct cpe_config *c = base;
@@ -151,7 +225,78 @@ static bool check_conc(const void *base, char *why, size_t len)
 		snprintf(why, len, "port 0 is not a concentrator port");
 		return false;
 	}
+	for (size_t i = 0; i < c->n_paths; i++)
+		if (!path_family_ok(c, i, true, why, len))
+			return false;
 	return true;
+}
+
+static bool check_path_if(const void *base, char *why, size_t len)
+{
+	const struct cpe_path_config *p = base;
+
+	return ifname_ok(p->interface, why, len);
+}
+
+/* 0.0.0.0 or :: would make "from SOURCE" match every source. */
+static bool specified(const struct sockaddr_storage *ss, char *why,
+		      size_t len)
+{
+	if (ss->ss_family == AF_UNSPEC || !is_unspecified(ss))
+		return true;
+	snprintf(why, len, "the unspecified address; null discovers it");
+	return false;
+}
+
+static bool check_source(const void *base, char *why, size_t len)
+{
+	const struct cpe_path_config *p = base;
+
+	return specified(&p->source, why, len);
+}
+
+static bool check_gateway(const void *base, char *why, size_t len)
+{
+	const struct cpe_path_config *p = base;
+
+	return specified(&p->gateway, why, len);
+}
+
+/* Runs after each path: the new one is last. */
+static bool check_path(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+	size_t last = c->n_paths - 1;
+	const struct cpe_path_config *p = &c->paths[last];
+
+	for (size_t i = 0; i < last; i++) {
+		const struct cpe_path_config *q = &c->paths[i];
+		if (!strcmp(q->interface, p->interface)) {
+			snprintf(why, len,
+				 "duplicate interface, also paths[%zu]", i);
+			return false;
+		}
+		if (addr_equal_host((const struct sockaddr *)&q->source,
+				    (const struct sockaddr *)&p->source)) {
+			snprintf(why, len,
+				 "duplicate source, also paths[%zu]", i);
+			return false;
+		}
+	}
+	return path_family_ok(c, last, false, why, len) &&
+	       check_path_numbers(base, why, len);
+}
+
+static bool check_health(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+
+	if (c->health_timeout_ms <= c->health_interval_ms)
+		return true;
+	snprintf(why, len, "timeout (%ums) must not exceed interval (%ums): a "
+		 "probe ends before the next one starts",
+		 c->health_timeout_ms, c->health_interval_ms);
+	return false;
 }
 
 /* On the carrier mapping, once all its keys are in. */
@@ -267,6 +412,18 @@ static const struct cfg_enum open_names[] = {
 	{ NULL, 0 },
 };
 
+static const struct cfg_enum role_names[] = {
+	{ "active", CPE_PATH_ACTIVE },
+	{ "backup", CPE_PATH_BACKUP },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum fail_names[] = {
+	{ "open", CPE_FAIL_OPEN },
+	{ "closed", CPE_FAIL_CLOSED },
+	{ NULL, 0 },
+};
+
 static const struct cfg_key tun_keys[] = {
 	{ .name = "name", .type = CFG_STRING, .offset = OFF(tun_name),
 	  .min = 1, .max = IFNAMSIZ - 1, .check = check_tun_name },
@@ -297,7 +454,7 @@ static const struct cfg_key routing_keys[] = {
 	{ .name = "table", .type = CFG_UINT, .offset = OFF(route_table),
 	  .min = 1, .max = MAX_TABLE, .check = check_table },
 	{ .name = "priority", .type = CFG_UINT, .offset = OFF(rule_priority),
-	  .min = 1, .max = MAX_PRIORITY },
+	  .min = 1, .max = MAX_PRIORITY, .check = check_path_numbers },
 	{ 0 },
 };
 
@@ -305,6 +462,33 @@ static const struct cfg_key conc_keys[] = {
 	{ .name = "address", .type = CFG_SOCKADDR, .offset = OFF(conc),
 	  .len_offset = OFF(conc_len), .port = CONC_DEFAULT_PORT,
 	  .required = true, .missing = need_conc, .check = check_conc },
+	{ 0 },
+};
+
+static const struct cfg_key path_keys[] = {
+	{ .name = "interface", .type = CFG_STRING, .offset = POFF(interface),
+	  .required = true, .missing = need_path_if, .min = 1,
+	  .max = IFNAMSIZ - 1, .check = check_path_if },
+	{ .name = "source", .type = CFG_HOST, .offset = POFF(source),
+	  .nullable = true, .check = check_source },
+	{ .name = "gateway", .type = CFG_HOST, .offset = POFF(gateway),
+	  .nullable = true, .check = check_gateway },
+	{ .name = "role", .type = CFG_ENUM, .offset = POFF(role),
+	  .names = role_names },
+	{ 0 },
+};
+
+static const struct cfg_key health_keys[] = {
+	{ .name = "interval", .type = CFG_DURATION,
+	  .offset = OFF(health_interval_ms), .min = MIN_INTERVAL_MS,
+	  .max = MAX_INTERVAL_MS },
+	{ .name = "timeout", .type = CFG_DURATION,
+	  .offset = OFF(health_timeout_ms), .min = MIN_PROBE_MS,
+	  .max = MAX_PROBE_MS },
+	{ .name = "failures", .type = CFG_UINT, .offset = OFF(health_failures),
+	  .min = 1, .max = MAX_FAILURES },
+	{ .name = "fail", .type = CFG_ENUM, .offset = OFF(fail_mode),
+	  .names = fail_names },
 	{ 0 },
 };
 
@@ -352,6 +536,12 @@ static const struct cfg_key cpe_keys[] = {
 	{ .name = "routing", .type = CFG_MAP, .map = routing_keys },
 	{ .name = "concentrator", .type = CFG_MAP, .map = conc_keys,
 	  .required = true, .missing = need_conc },
+	{ .name = "paths", .type = CFG_MAP_SEQ, .offset = OFF(paths),
+	  .count_offset = OFF(n_paths),
+	  .elem_size = sizeof(struct cpe_path_config), .map = path_keys,
+	  .max = CPE_PATHS_MAX, .check = check_path },
+	{ .name = "health", .type = CFG_MAP, .map = health_keys,
+	  .check = check_health },
 	{ .name = "carrier", .type = CFG_MAP, .map = carrier_keys,
 	  .check = check_carrier },
 	{ .name = "flow", .type = CFG_MAP, .map = flow_keys },
@@ -372,6 +562,10 @@ static bool set_defaults(struct cpe_config *c)
 	c->route_table = DEF_TABLE;
 	c->rule_priority = DEF_PRIORITY;
 	c->conc.ss_family = AF_UNSPEC;
+	c->health_interval_ms = DEF_INTERVAL_MS;
+	c->health_timeout_ms = DEF_PROBE_MS;
+	c->health_failures = DEF_FAILURES;
+	c->fail_mode = DEF_FAIL;
 	c->protocol = DEF_PROTOCOL;
 	c->fastopen = false; /* see configs/cpe.yaml: kernel issues */
 	c->open_mode = DEF_OPEN;
@@ -392,7 +586,16 @@ static bool lan_has(const struct cpe_config *c, const char *ifname)
 	return false;
 }
 
-/* What spans sections (their order in the file is free), then invariants
+static bool any_active(const struct cpe_config *c)
+{
+	for (size_t i = 0; i < c->n_paths; i++)
+		if (c->paths[i].role == CPE_PATH_ACTIVE)
+			return true;
+	return false;
+}
+
+/* What spans sections (their order in the file is free) or a whole
+ * sequence (the walker checks each element as it comes), then invariants
  * the daemon relies on whatever the schema says. */
 static bool validate(const struct cpe_config *c, const char *name, char *err,
 		     size_t errlen)
@@ -417,6 +620,9 @@ static bool validate(const struct cpe_config *c, const char *name, char *err,
 		why = "routing: table or priority out of range";
 	else if (!c->socks_user != !c->socks_password)
 		why = "carrier: socks_user without socks_password";
+	else if (c->n_paths && !any_active(c))
+		why = "paths: no path has role active: a backup path carries "
+		      "data only while no active path is up";
 	if (why && err && errlen)
 		snprintf(err, errlen, "%s: %s", name, why);
 	return !why;

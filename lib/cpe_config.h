@@ -12,6 +12,19 @@
 
 enum cpe_protocol { CPE_PROTO_CONVERT, CPE_PROTO_SOCKS5 };
 enum cpe_open_mode { CPE_OPEN_HOLD, CPE_OPEN_FAST };
+enum cpe_path_role { CPE_PATH_ACTIVE, CPE_PATH_BACKUP };
+enum cpe_fail_mode { CPE_FAIL_OPEN, CPE_FAIL_CLOSED };
+
+/* Path i routes by table routing.table + 1 + i, rule priority
+ * routing.priority + 2. */
+#define CPE_PATHS_MAX 8
+
+struct cpe_path_config {
+	char *interface;                 /* paths[].interface */
+	struct sockaddr_storage source;  /* paths[].source; ss_family 0: discover */
+	struct sockaddr_storage gateway; /* paths[].gateway; ss_family 0: discover */
+	enum cpe_path_role role;         /* paths[].role, default active */
+};
 
 struct cpe_config {
 	int refs; /* cpe_config_ref/unref, atomic */
@@ -31,11 +44,21 @@ struct cpe_config {
 	/* routing: what the daemon installs (and removes) */
 	uint32_t route_table;    /* routing.table, default 7100 (1..0xfffffffe, not 253-255) */
 	uint32_t rule_priority;  /* routing.priority, default 7100: bypass rules use it,
-				    capture rules priority+1 */
+				    capture rules priority+1, path rules priority+2 */
 
 	/* concentrator */
 	struct sockaddr_storage conc;  /* concentrator.address "host:port", required; port default 5124 */
 	socklen_t conc_len;
+
+	/* paths: the WAN interfaces mptun manages, in file order */
+	struct cpe_path_config *paths;   /* paths, default none */
+	size_t n_paths;
+
+	/* health: probing the concentrator on each path */
+	uint32_t health_interval_ms;     /* health.interval, default 1s */
+	uint32_t health_timeout_ms;      /* health.timeout, default 1s */
+	uint32_t health_failures;        /* health.failures, default 3 */
+	enum cpe_fail_mode fail_mode;    /* health.fail, default open */
 
 	/* carrier */
 	enum cpe_protocol protocol;    /* carrier.protocol: convert|socks5 */

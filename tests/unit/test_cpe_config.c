@@ -1,5 +1,5 @@
-/* lib/cpe_config.c (and the CFG_STRINGS and nullable CFG_SCALAR_FN parts of
- * lib/cfgparse.c): the CPE's YAML config. */
+/* lib/cpe_config.c (and the CFG_STRINGS, CFG_MAP_SEQ, CFG_HOST and nullable
+ * CFG_SCALAR_FN parts of lib/cfgparse.c): the CPE's YAML config. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,7 +102,16 @@ static const char full[] =
 	"sysctl:\n"
 	"  ip_forward: require\n"
 	"log:\n"
-	"  level: debug\n";
+	"  level: debug\n"
+	"paths:\n"
+	"  - interface: wan1\n"
+	"    source: \"2001:db8:1::2\"\n"
+	"    gateway: \"fe80::1\"\n"
+	"health:\n"
+	"  interval: 1h\n"
+	"  timeout: 1m\n"
+	"  failures: 100\n"
+	"  fail: closed\n";
 
 static void test_full(void **state)
 {
@@ -135,6 +144,15 @@ static void test_full(void **state)
 	assert_int_equal(c->idle_timeout_ms, 3600000);
 	assert_false(c->set_ip_forward);
 	assert_int_equal(c->log_level, LOG_DEBUG);
+	assert_int_equal(c->n_paths, 1);
+	assert_string_equal(c->paths[0].interface, "wan1");
+	assert_addr(&c->paths[0].source, "[2001:db8:1::2]:0");
+	assert_addr(&c->paths[0].gateway, "[fe80::1]:0");
+	assert_int_equal(c->paths[0].role, CPE_PATH_ACTIVE);
+	assert_int_equal(c->health_interval_ms, 3600000);
+	assert_int_equal(c->health_timeout_ms, 60000);
+	assert_int_equal(c->health_failures, 100);
+	assert_int_equal(c->fail_mode, CPE_FAIL_CLOSED);
 	cpe_config_unref(c);
 }
 
@@ -165,6 +183,12 @@ static void test_defaults(void **state)
 	assert_int_equal(c->idle_timeout_ms, 300000);
 	assert_true(c->set_ip_forward);
 	assert_int_equal(c->log_level, LOG_INFO);
+	assert_null(c->paths);
+	assert_int_equal(c->n_paths, 0);
+	assert_int_equal(c->health_interval_ms, 1000);
+	assert_int_equal(c->health_timeout_ms, 1000);
+	assert_int_equal(c->health_failures, 3);
+	assert_int_equal(c->fail_mode, CPE_FAIL_OPEN);
 	cpe_config_unref(c);
 }
 
@@ -201,6 +225,11 @@ static void test_example_file(void **state)
 	assert_int_equal(c->idle_timeout_ms, d->idle_timeout_ms);
 	assert_int_equal(c->set_ip_forward, d->set_ip_forward);
 	assert_int_equal(c->log_level, d->log_level);
+	assert_int_equal(c->n_paths, 0);
+	assert_int_equal(c->health_interval_ms, d->health_interval_ms);
+	assert_int_equal(c->health_timeout_ms, d->health_timeout_ms);
+	assert_int_equal(c->health_failures, d->health_failures);
+	assert_int_equal(c->fail_mode, d->fail_mode);
 	cpe_config_unref(c);
 	cpe_config_unref(d);
 }
@@ -592,6 +621,256 @@ static void test_wrong_shapes(void **state)
 		     "t.yaml:5:1: lan: duplicate key (first at line 1)");
 }
 
+/* Paths from line 5, after the required keys. */
+static const char two_paths[] =
+	REQ
+	"paths:\n"
+	"  - interface: wan1\n"
+	"    source: 192.0.2.2\n"
+	"    gateway: 192.0.2.1\n"
+	"    role: active\n"
+	"  - interface: lte0\n"
+	"    source: null\n"
+	"    gateway: ~\n"
+	"    role: backup\n"
+	"health:\n"
+	"  interval: 2s\n"
+	"  timeout: 500ms\n"
+	"  failures: 5\n"
+	"  fail: closed\n";
+
+static void test_paths_two(void **state)
+{
+	struct cpe_config *c = load_ok(two_paths);
+
+	assert_int_equal(c->n_paths, 2);
+	assert_string_equal(c->paths[0].interface, "wan1");
+	assert_addr(&c->paths[0].source, "192.0.2.2:0");
+	assert_addr(&c->paths[0].gateway, "192.0.2.1:0");
+	assert_int_equal(c->paths[0].role, CPE_PATH_ACTIVE);
+	assert_string_equal(c->paths[1].interface, "lte0");
+	assert_int_equal(c->paths[1].source.ss_family, 0);
+	assert_int_equal(c->paths[1].gateway.ss_family, 0);
+	assert_int_equal(c->paths[1].role, CPE_PATH_BACKUP);
+	assert_int_equal(c->health_interval_ms, 2000);
+	assert_int_equal(c->health_timeout_ms, 500);
+	assert_int_equal(c->health_failures, 5);
+	assert_int_equal(c->fail_mode, CPE_FAIL_CLOSED);
+	cpe_config_unref(c);
+}
+
+/* Only interface is required; the rest defaults per path. */
+static void test_paths_minimal(void **state)
+{
+	struct cpe_config *c;
+
+	c = load_ok(REQ "paths:\n  - interface: ppp0\n"
+			"  - {interface: wwan0}\n");
+	assert_int_equal(c->n_paths, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(c->paths[i].source.ss_family, 0);
+		assert_int_equal(c->paths[i].gateway.ss_family, 0);
+		assert_int_equal(c->paths[i].role, CPE_PATH_ACTIVE);
+	}
+	cpe_config_unref(c);
+	c = load_ok(REQ "paths: []\n");
+	assert_int_equal(c->n_paths, 0);
+	assert_null(c->paths);
+	cpe_config_unref(c);
+	c = load_ok(REQ "paths:\nhealth:\n");
+	assert_int_equal(c->n_paths, 0);
+	assert_int_equal(c->health_interval_ms, 1000);
+	cpe_config_unref(c);
+}
+
+static void test_paths_shape(void **state)
+{
+	char yaml[1024];
+	size_t len;
+
+	expect_error(REQ "paths: wan1\n",
+		     "t.yaml:5:8: paths: expected a sequence of mappings, got "
+		     "a scalar");
+	expect_error(REQ "paths: [wan1]\n",
+		     "t.yaml:5:9: paths[0]: expected a mapping, got a scalar");
+	expect_error(REQ "paths:\n  - interface: wan1\n    metric: 10\n",
+		     "t.yaml:7:5: paths[0]: unknown key \"metric\"");
+	expect_error(REQ "paths:\n  - role: backup\n",
+		     "t.yaml:6:5: paths[0].interface: missing required key: "
+		     "the WAN interface of this path");
+	expect_error(REQ "paths:\n  - interface: wan1\n    role: primary\n",
+		     "t.yaml:7:11: paths[0].role: expected one of active, "
+		     "backup; got \"primary\"");
+	len = (size_t)snprintf(yaml, sizeof(yaml), REQ "paths: [");
+	for (int i = 0; i < CPE_PATHS_MAX + 1; i++)
+		len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+					"%s{interface: w%d}", i ? ", " : "", i);
+	snprintf(yaml + len, sizeof(yaml) - len, "]\n");
+	expect_error(yaml, "t.yaml:5:8: paths: 9 entries, out of range "
+			   "(0..8)");
+}
+
+static void test_paths_interface(void **state)
+{
+	expect_error(REQ "paths:\n  - interface: wan1\n  - interface: wan2\n"
+			 "  - interface: wan1\n",
+		     "t.yaml:8:5: paths[2]: duplicate interface, also "
+		     "paths[0]");
+	expect_error(REQ "paths:\n  - interface: sixteen-bytes-xx\n",
+		     "t.yaml:6:16: paths[0].interface: length 16 out of range "
+		     "(1..15 bytes)");
+	expect_error(REQ "paths:\n  - interface: \"ppp%d\"\n",
+		     "t.yaml:6:16: paths[0].interface: an interface name has "
+		     "no '/', ':', '%' or white space");
+	expect_error(REQ "paths:\n  - interface: \"..\"\n",
+		     "t.yaml:6:16: paths[0].interface: \".\" and \"..\" are "
+		     "not interface names");
+	expect_error(REQ "paths:\n  - interface:\n",
+		     "t.yaml:6:15: paths[0].interface: expected a string, got "
+		     "nothing");
+}
+
+static void test_paths_addresses(void **state)
+{
+	expect_error(REQ "paths:\n  - interface: wan1\n    source: 192.0.2.2\n"
+			 "  - interface: wan2\n    source: 192.0.2.2\n",
+		     "t.yaml:8:5: paths[1]: duplicate source, also paths[0]");
+	expect_error(REQ "paths:\n  - interface: wan1\n"
+			 "    source: 192.0.2.2:80\n",
+		     "t.yaml:7:13: paths[0].source: not an IP address: "
+		     "\"192.0.2.2:80\"");
+	expect_error(REQ "paths:\n  - interface: wan1\n"
+			 "    gateway: router.lan\n",
+		     "t.yaml:7:14: paths[0].gateway: not an IP address: "
+		     "\"router.lan\"");
+	expect_error(REQ "paths:\n  - interface: wan1\n    source: 0.0.0.0\n",
+		     "t.yaml:7:13: paths[0].source: the unspecified address; "
+		     "null discovers it");
+	expect_error(REQ "paths:\n  - interface: wan1\n    gateway: \"::\"\n",
+		     "t.yaml:7:14: paths[0].gateway: the unspecified address; "
+		     "null discovers it");
+}
+
+/* Reported at whichever of concentrator and paths comes last. */
+static void test_paths_family(void **state)
+{
+	expect_error(REQ "paths:\n  - interface: wan1\n"
+			 "    source: \"2001:db8::2\"\n",
+		     "t.yaml:6:5: paths[0]: source is not an IPv4 address: a "
+		     "path's source and gateway are of the concentrator "
+		     "address's family");
+	expect_error(REQ "paths:\n  - interface: wan1\n  - interface: wan2\n"
+			 "    source: 192.0.2.2\n    gateway: \"fe80::1\"\n",
+		     "t.yaml:7:5: paths[1]: gateway is not an IPv4 address");
+	expect_error("lan:\n  interfaces: [lan0]\n"
+		     "paths:\n  - interface: wan1\n  - interface: wan2\n"
+		     "    gateway: 192.0.2.1\n"
+		     "concentrator:\n  address: \"[2001:db8::10]:5124\"\n",
+		     "t.yaml:8:12: concentrator.address: paths[1].gateway is "
+		     "not an IPv6 address: a path's source and gateway are of "
+		     "the concentrator address's family");
+}
+
+static void test_paths_no_active(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "paths:\n  - interface: wan1\n    role: backup\n"
+			 "  - interface: lte0\n    role: backup\n",
+		     "t.yaml: paths: no path has role active: a backup path "
+		     "carries data only while no active path is up");
+	c = load_ok(REQ "paths:\n  - {interface: lte0, role: backup}\n"
+			"  - {interface: wan1, role: active}\n");
+	assert_int_equal(c->paths[0].role, CPE_PATH_BACKUP);
+	assert_int_equal(c->paths[1].role, CPE_PATH_ACTIVE);
+	cpe_config_unref(c);
+}
+
+/* Path i uses table routing.table + 1 + i and rule priority
+ * routing.priority + 2; reported at whichever comes last. */
+static void test_paths_tables(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "routing:\n  table: 250\n" "paths:\n"
+			 "  - interface: a\n  - interface: b\n"
+			 "  - interface: c\n",
+		     "t.yaml:10:5: paths[2]: the paths' tables (routing.table "
+		     "+ 1 + index) 251 to 253 collide with the kernel's "
+		     "default, main and local tables 253, 254 and 255");
+	expect_error(REQ "paths: [{interface: a}]\nrouting:\n  table: 252\n",
+		     "t.yaml:7:10: routing.table: the paths' tables "
+		     "(routing.table + 1 + index) 253 to 253 collide with the "
+		     "kernel's default, main and local tables 253, 254 and "
+		     "255");
+	expect_error(REQ "paths: [{interface: a}, {interface: b}]\n"
+			 "routing:\n  table: 4294967293\n",
+		     "t.yaml:7:10: routing.table: the paths' tables "
+		     "(routing.table + 1 + index) 4294967294 to 4294967295 go "
+		     "beyond 4294967294");
+	expect_error(REQ "routing:\n  priority: 4294967294\n"
+			 "paths: [{interface: a}]\n",
+		     "t.yaml:7:9: paths[0]: the paths' rules (routing.priority "
+		     "+ 2) go beyond 4294967295");
+	expect_error(REQ "paths: [{interface: a}]\n"
+			 "routing:\n  priority: 4294967294\n",
+		     "t.yaml:7:13: routing.priority: the paths' rules "
+		     "(routing.priority + 2) go beyond 4294967295");
+	c = load_ok(REQ "routing:\n  table: 4294967291\n"
+			"  priority: 4294967293\n"
+			"paths: [{interface: a}, {interface: b}, "
+			"{interface: c}]\n");
+	assert_int_equal(c->n_paths, 3);
+	cpe_config_unref(c);
+	c = load_ok(REQ "paths: [{interface: a}, {interface: b}, "
+			"{interface: c}]\nrouting:\n  table: 249\n");
+	cpe_config_unref(c);
+	c = load_ok(REQ "routing:\n  table: 256\n  priority: 4294967294\n"
+			"paths: []\n");
+	cpe_config_unref(c);
+}
+
+static void test_health(void **state)
+{
+	struct cpe_config *c;
+
+	expect_error(REQ "health:\n  interval: 99ms\n  timeout: 50ms\n",
+		     "t.yaml:6:13: health.interval: out of range "
+		     "(100ms..3600000ms): \"99ms\"");
+	expect_error(REQ "health:\n  interval: 1h1ms\n",
+		     "t.yaml:6:13: health.interval: out of range");
+	expect_error(REQ "health:\n  timeout: 49ms\n",
+		     "t.yaml:6:12: health.timeout: out of range "
+		     "(50ms..60000ms): \"49ms\"");
+	expect_error(REQ "health:\n  timeout: 1m1ms\n",
+		     "t.yaml:6:12: health.timeout: out of range");
+	expect_error(REQ "health:\n  failures: 0\n",
+		     "t.yaml:6:13: health.failures: out of range (1..100): "
+		     "\"0\"");
+	expect_error(REQ "health:\n  failures: 101\n",
+		     "t.yaml:6:13: health.failures: out of range (1..100)");
+	expect_error(REQ "health:\n  fail: half\n",
+		     "t.yaml:6:9: health.fail: expected one of open, closed; "
+		     "got \"half\"");
+	expect_error(REQ "health:\n  interval: 1s\n  timeout: 1001ms\n",
+		     "t.yaml:6:3: health: timeout (1001ms) must not exceed "
+		     "interval (1000ms): a probe ends before the next one "
+		     "starts");
+	expect_error(REQ "health:\n  interval: 500ms\n",
+		     "t.yaml:6:3: health: timeout (1000ms) must not exceed "
+		     "interval (500ms)");
+	expect_error(REQ "health:\n  fail: open\n  fail: closed\n",
+		     "t.yaml:7:3: health.fail: duplicate key (first at line "
+		     "6)");
+	c = load_ok(REQ "health:\n  interval: 100ms\n  timeout: 50ms\n"
+			"  failures: 1\n  fail: open\n");
+	assert_int_equal(c->health_interval_ms, 100);
+	assert_int_equal(c->health_timeout_ms, 50);
+	assert_int_equal(c->health_failures, 1);
+	assert_int_equal(c->fail_mode, CPE_FAIL_OPEN);
+	cpe_config_unref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +898,15 @@ int main(void)
 		cmocka_unit_test(test_ip_forward),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_wrong_shapes),
+		cmocka_unit_test(test_paths_two),
+		cmocka_unit_test(test_paths_minimal),
+		cmocka_unit_test(test_paths_shape),
+		cmocka_unit_test(test_paths_interface),
+		cmocka_unit_test(test_paths_addresses),
+		cmocka_unit_test(test_paths_family),
+		cmocka_unit_test(test_paths_no_active),
+		cmocka_unit_test(test_paths_tables),
+		cmocka_unit_test(test_health),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
