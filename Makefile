@@ -20,6 +20,7 @@ else
 BUILD   ?= build
 endif
 
+.DEFAULT_GOAL := all
 include lwip-port/lwip.mk
 
 # lwip-port/: the flow NAT and the TUN seam are plain C and go with lib/;

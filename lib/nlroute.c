@@ -1,4 +1,5 @@
 #include "nlroute.h"
+#include "nlroute_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,15 +16,12 @@
 #include <netlink/route/route.h>
 #include <netlink/route/rule.h>
 
-struct nlroute {
-	struct nl_sock *sk;
-};
-
 /* A sweep of the kernel's rules or routes, deleting mptun's. */
 struct sweep {
 	struct nl_sock *sk;
 	uint32_t table;
-	int err; /* the first failure, -errno */
+	bool all_rules; /* every rule of ours, not only those to table */
+	int err;        /* the first failure, -errno */
 };
 
 static const int families[] = { AF_INET, AF_INET6 }; /* IPv4 first */
@@ -41,7 +39,7 @@ int nlroute_errno(int nle)
 		[NLE_OBJ_NOTFOUND] = ENOENT,  [NLE_NOADDR] = EADDRNOTAVAIL,
 		[NLE_BUSY] = EBUSY,           [NLE_PROTO_MISMATCH] = EPROTONOSUPPORT,
 		[NLE_NOACCESS] = EACCES,      [NLE_PERM] = EPERM,
-		[NLE_NODEV] = ENODEV,
+		[NLE_NODEV] = ENODEV,         [NLE_DUMP_INTR] = EINTR,
 	};
 	size_t e;
 
@@ -84,8 +82,8 @@ void nlroute_close(struct nlroute *nr)
 	free(nr);
 }
 
-static struct nl_addr *prefix_addr(int family, const uint8_t *bytes,
-				   unsigned len)
+struct nl_addr *nlroute_prefix_addr(int family, const uint8_t *bytes,
+				    unsigned len)
 {
 	struct nl_addr *a =
 		nl_addr_build(family, bytes, family == AF_INET ? 4 : 16);
@@ -123,7 +121,7 @@ static int addr_add(struct nlroute *nr, int ifindex,
 
 	if (!p || !p->family)
 		return 0;
-	local = prefix_addr(p->family, p->bytes, p->len);
+	local = nlroute_prefix_addr(p->family, p->bytes, p->len);
 	if (!local)
 		return -ENOMEM;
 	a = rtnl_addr_alloc();
@@ -182,7 +180,7 @@ static int route_add(struct nlroute *nr, int family, uint32_t table,
 	struct nl_addr *dst;
 	int err = -ENOMEM;
 
-	dst = prefix_addr(family, any, 0);
+	dst = nlroute_prefix_addr(family, any, 0);
 	rt = rtnl_route_alloc();
 	if (!dst || !rt)
 		goto out;
@@ -230,7 +228,7 @@ static struct rtnl_rule *rule_new(int family, const char *lan, uint32_t prio,
 
 /* Consumes r. The kernel allows duplicate rules unless NLM_F_EXCL; with
  * it, an equal rule already there means this one is installed. */
-static int rule_add(struct nlroute *nr, struct rtnl_rule *r)
+int nlroute_rule_add(struct nlroute *nr, struct rtnl_rule *r)
 {
 	int err = nlroute_errno(rtnl_rule_add(nr->sk, r, NLM_F_EXCL));
 
@@ -247,7 +245,7 @@ static int capture_rule(struct nlroute *nr, const struct nlroute_capture *c,
 		rtnl_rule_put(r);
 		return -ENOMEM;
 	}
-	return rule_add(nr, r);
+	return nlroute_rule_add(nr, r);
 }
 
 static int bypass_rule(struct nlroute *nr, const struct nlroute_capture *c,
@@ -255,11 +253,11 @@ static int bypass_rule(struct nlroute *nr, const struct nlroute_capture *c,
 {
 	struct rtnl_rule *r = rule_new(p->family, lan, c->priority,
 				       RT_TABLE_MAIN);
-	struct nl_addr *dst = prefix_addr(p->family, p->bytes, p->len);
+	struct nl_addr *dst = nlroute_prefix_addr(p->family, p->bytes, p->len);
 	int err = -ENOMEM;
 
 	if (r && dst && !rtnl_rule_set_dst(r, dst)) {
-		err = rule_add(nr, r);
+		err = nlroute_rule_add(nr, r);
 		r = NULL;
 	}
 	rtnl_rule_put(r);
@@ -296,13 +294,18 @@ static int family_install(struct nlroute *nr, const struct nlroute_capture *c,
 	return err;
 }
 
+bool nlroute_table_valid(uint32_t table)
+{
+	return table && (table < RT_TABLE_DEFAULT || table > RT_TABLE_LOCAL) &&
+	       table != RT_TABLE_MAX;
+}
+
 /* Checked before anything is installed, so that a failure half way is the
  * kernel's doing. */
 static bool capture_valid(const struct nlroute_capture *c)
 {
-	if (!c->tun || (c->n_lan && !c->lan_ifs) || !c->table ||
-	    (c->table >= RT_TABLE_DEFAULT && c->table <= RT_TABLE_LOCAL) ||
-	    c->table == RT_TABLE_MAX || c->priority == UINT32_MAX)
+	if (!c->tun || (c->n_lan && !c->lan_ifs) ||
+	    !nlroute_table_valid(c->table) || c->priority == UINT32_MAX)
 		return false;
 	for (size_t i = 0; i < c->n_lan; i++) {
 		size_t len = c->lan_ifs[i] ? strlen(c->lan_ifs[i]) : 0;
@@ -344,7 +347,8 @@ static void rule_sweep(struct nl_object *obj, void *arg)
 	struct sweep *s = arg;
 	uint8_t proto;
 
-	if (rtnl_rule_get_protocol(r, &proto) < 0 || proto != MPTUN_RTPROT)
+	if (rtnl_rule_get_protocol(r, &proto) < 0 || proto != MPTUN_RTPROT ||
+	    (!s->all_rules && rtnl_rule_get_table(r) != s->table))
 		return;
 	sweep_note(s, rtnl_rule_delete(s->sk, r, 0));
 }
@@ -360,9 +364,10 @@ static void route_sweep(struct nl_object *obj, void *arg)
 }
 
 /* Rules first: no rule is left pointing at an emptied table. */
-int nlroute_capture_remove(struct nlroute *nr, uint32_t table)
+int nlroute_sweep(struct nlroute *nr, uint32_t table, bool all_rules)
 {
-	struct sweep s = { .sk = nr->sk, .table = table };
+	struct sweep s = { .sk = nr->sk, .table = table,
+			   .all_rules = all_rules };
 	struct nl_cache *cache;
 	int err;
 
@@ -377,4 +382,9 @@ int nlroute_capture_remove(struct nlroute *nr, uint32_t table)
 	nl_cache_foreach(cache, route_sweep, &s);
 	nl_cache_free(cache);
 	return s.err;
+}
+
+int nlroute_capture_remove(struct nlroute *nr, uint32_t table)
+{
+	return nlroute_sweep(nr, table, true);
 }

@@ -127,3 +127,10 @@ int sockopt_mptcp_client(int family)
 	set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
 	return fd;
 }
+
+int sockopt_bind_source(int fd, const struct sockaddr *src, socklen_t len)
+{
+	/* the port is chosen at connect(), so binds do not exhaust ports */
+	set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+	return bind(fd, src, len) < 0 ? -errno : 0;
+}

@@ -34,5 +34,8 @@ void sockopt_nodelay(int fd);
 /* A non-blocking MPTCP client socket with TCP_NODELAY and
  * TCP_FASTOPEN_NO_COOKIE, ready for sendto(MSG_FASTOPEN). fd or -errno. */
 int sockopt_mptcp_client(int family);
+/* Bind a client socket to a source address (port 0, picked at connect()
+ * with IP_BIND_ADDRESS_NO_PORT). 0 or -errno. */
+int sockopt_bind_source(int fd, const struct sockaddr *src, socklen_t len);
 
 #endif

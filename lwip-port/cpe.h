@@ -1,5 +1,7 @@
 /* mptun-cpe internals: the daemon and its flows. Each LAN TCP flow is an
- * lwIP pcb on one side and an MPTCP socket to the concentrator on the other;
+ * lwIP pcb on one side and an MPTCP socket to the concentrator on the other
+ * (or, while no path is up and health.fail is open, a TCP socket straight to
+ * the destination);
  * cpe_flow.c opens it (hold or fast), relays both ways with backpressure and
  * ends it in exactly one flow_close(). Single-threaded. */
 #ifndef MPTUN_CPE_H
@@ -8,6 +10,7 @@
 #include <stdint.h>
 
 #include "cpe_config.h"
+#include "cpe_paths.h"
 #include "loop.h"
 #include "stack.h"
 
@@ -16,11 +19,14 @@ struct cpe_flow;
 struct cpe_counters {
 	uint64_t flows_total, flows_refused, flows_unreachable, flows_failed;
 	uint64_t flows_rejected_limit, bytes_up, bytes_down;
+	uint64_t flows_direct;  /* health.fail open: no path was up */
+	uint64_t flows_no_path; /* health.fail closed: refused, no path up */
 };
 
 struct cpe {
 	struct loop *loop;
 	struct cpe_config *cfg;
+	struct cpe_paths *paths; /* NULL: none managed */
 	struct stack *stack;
 	struct cpe_flow *flows; /* doubly linked */
 	struct cpe_flow *dead;  /* closed, freed before sleeping */

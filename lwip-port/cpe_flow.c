@@ -44,6 +44,7 @@ struct cpe_flow {
 	int sfd;
 	struct tcp_pcb *pcb;
 	bool pcb_aborted; /* tcp_abort()ed inside an lwIP callback */
+	bool direct;      /* fail-open: sfd is TCP to dst itself, no opening */
 	struct sockaddr_storage dst;
 	uint8_t *syn, *held; /* the LAN SYN as sent, and rewritten for lwIP */
 	size_t syn_len, held_len;
@@ -207,26 +208,54 @@ static int send_opening(struct cpe_flow *f)
 	return 0;
 }
 
+/* Fail-open: no path reaches the concentrator, so the flow goes straight
+ * to its destination from the CPE, and stays there until it ends. */
+static int open_direct(struct cpe_flow *f)
+{
+	socklen_t len = f->dst.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						     : sizeof(struct sockaddr_in);
+
+	f->direct = true;
+	f->cpe->ctr.flows_direct++;
+	if ((f->sfd = sockopt_connect((struct sockaddr *)&f->dst, len, NULL, 0)) < 0)
+		return f->sfd;
+	sockopt_nodelay(f->sfd);
+	return loop_add_fd(f->cpe->loop, f->sfd, EPOLLOUT, on_sock, f);
+}
+
 /* The opening (and first bytes) go in the SYN with MSG_FASTOPEN; if the
- * kernel cannot put them there, they follow the handshake. */
+ * kernel cannot put them there, they follow the handshake. The connection
+ * starts on the path cpe_paths_pick() names. */
 static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 {
 	const struct cpe_config *cfg = f->cpe->cfg;
 	uint8_t head[CARRIER_OPENING_MAX];
-	int hl = carrier_opening(cfg, (struct sockaddr *)&f->dst, head, sizeof(head));
+	const struct sockaddr *src = NULL;
+	socklen_t src_len = 0;
+	enum cpe_pick pick = cpe_paths_pick(f->cpe->paths, &src, &src_len);
+	int hl = 0;
 	ssize_t n;
 	int r;
 
-	if (hl < 0)
+	if (pick == CPE_PICK_NONE && cfg->fail_mode == CPE_FAIL_CLOSED) {
+		f->cpe->ctr.flows_no_path++;
+		return -ENETUNREACH;
+	}
+	if (pick != CPE_PICK_NONE &&
+	    (hl = carrier_opening(cfg, (struct sockaddr *)&f->dst, head, sizeof(head))) < 0)
 		return hl;
-	if (!(f->opening = malloc((size_t)hl + dlen)))
+	if (!(f->opening = malloc((size_t)hl + dlen + 1)))
 		return -ENOMEM;
 	memcpy(f->opening, head, (size_t)hl);
 	if (dlen)
 		memcpy(f->opening + hl, data, dlen);
 	f->opening_len = (size_t)hl + dlen;
+	if (pick == CPE_PICK_NONE)
+		return open_direct(f);
 	if ((f->sfd = sockopt_mptcp_client(cfg->conc.ss_family)) < 0)
 		return f->sfd;
+	if (src && (r = sockopt_bind_source(f->sfd, src, src_len)) < 0)
+		return r;
 	if (cfg->fastopen)
 		n = sendto(f->sfd, f->opening, f->opening_len,
 			   MSG_FASTOPEN | MSG_NOSIGNAL,
@@ -459,6 +488,35 @@ static void relay(struct cpe_flow *f)
 	set_sock_events(f, ev);
 }
 
+/* Fail-open: the direct connection's outcome is its answer. */
+static void direct_connected(struct cpe_flow *f)
+{
+	int err = sockopt_so_error(f->sfd), r;
+	struct carrier_answer a = { .result = CARRIER_FAILED };
+
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	if (!err && (r = send_opening(f)) < 0)
+		err = -r;
+	switch (err) {
+	case 0:
+		answer_ok(f, 0);
+		return;
+	case ECONNREFUSED:
+		a.result = CARRIER_REFUSED;
+		break;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+		a.result = CARRIER_UNREACHABLE;
+		a.icmp_code = err == ENETUNREACH ? 0 : 1;
+		break;
+	default:
+		break;
+	}
+	a.why = strerror(err);
+	answer_failed(f, &a);
+}
+
 /* Socket events. */
 
 static void on_sock(struct loop *l, int fd, uint32_t ev, void *arg)
@@ -469,6 +527,10 @@ static void on_sock(struct loop *l, int fd, uint32_t ev, void *arg)
 	switch (f->state) {
 	case CF_CONNECTING:
 	case CF_FAST_CONNECTING:
+		if (f->direct) {
+			direct_connected(f);
+			return;
+		}
 		if ((r = send_opening(f)) < 0) {
 			struct carrier_answer a = { .result = CARRIER_FAILED,
 						    .why = strerror(-r) };
@@ -632,7 +694,7 @@ static void on_new_flow(void *arg, struct flownat_entry *e, const uint8_t *syn,
 	struct cpe *c = arg;
 	struct carrier_answer fail = { .result = CARRIER_FAILED };
 	struct cpe_flow *f;
-	int r;
+	int r = 0;
 
 	if (c->n_flows >= c->cfg->max_flows) {
 		c->ctr.flows_rejected_limit++;
@@ -655,7 +717,8 @@ static void on_new_flow(void *arg, struct flownat_entry *e, const uint8_t *syn,
 	f->held = dup_bytes(rw, rw_len);
 	f->held_len = rw_len;
 	if (!f->syn || !f->held || (r = open_carrier(f, NULL, 0)) < 0) {
-		fail.why = "cannot open the MPTCP connection";
+		fail.why = r == -ENETUNREACH ? "no path is up (health.fail: closed)"
+					     : "cannot open the MPTCP connection";
 		refuse_held(f, &fail);
 	}
 }
@@ -752,12 +815,15 @@ void cpe_log_counters(struct cpe *c)
 	const struct stack_counters *s = stack_counters(c->stack);
 
 	log_info("flows: active=%zu total=%llu refused=%llu unreachable=%llu "
-		 "failed=%llu rejected_limit=%llu bytes_up=%llu bytes_down=%llu",
+		 "failed=%llu rejected_limit=%llu direct=%llu no_path=%llu "
+		 "bytes_up=%llu bytes_down=%llu",
 		 c->n_flows, (unsigned long long)c->ctr.flows_total,
 		 (unsigned long long)c->ctr.flows_refused,
 		 (unsigned long long)c->ctr.flows_unreachable,
 		 (unsigned long long)c->ctr.flows_failed,
 		 (unsigned long long)c->ctr.flows_rejected_limit,
+		 (unsigned long long)c->ctr.flows_direct,
+		 (unsigned long long)c->ctr.flows_no_path,
 		 (unsigned long long)c->ctr.bytes_up,
 		 (unsigned long long)c->ctr.bytes_down);
 	log_info("flownat: entries=%zu in_pass=%llu in_new=%llu in_held=%llu "
@@ -779,4 +845,5 @@ void cpe_log_counters(struct cpe *c)
 		 (unsigned long long)s->tun_in, (unsigned long long)s->tun_out,
 		 (unsigned long long)s->tun_out_dropped,
 		 (unsigned long long)s->lwip_in_dropped);
+	cpe_paths_log(c->paths);
 }

@@ -1,7 +1,7 @@
 /* mptun-cpe: catch the LAN's TCP flows on a TUN device, terminate them in
  * lwIP and carry each over its own MPTCP connection to the concentrator.
- * args → config → sysctls → clean up a crashed run → TUN → lwIP → capture
- * rules → run → teardown in reverse. */
+ * args → config → sysctls → clean up a crashed run → TUN → paths → lwIP →
+ * capture rules → run → teardown in reverse. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,8 +88,10 @@ static void reload(struct cpe_main *m)
 		return;
 	}
 	log_set_level(c->log_level);
-	log_warnx("reload: tun, lan, routing and concentrator changes take "
-		  "effect at restart; flow settings apply to new flows now");
+	if (!cpe_paths_reload(m->c.paths, c))
+		log_error("reload: paths not managed until the next reload or restart");
+	log_warnx("reload: tun, lan, capture and concentrator changes take "
+		  "effect at restart; paths, health and flow settings apply now");
 	cpe_config_unref(m->c.cfg);
 	m->c.cfg = c;
 	log_info("reloaded %s", m->config_path);
@@ -129,6 +131,7 @@ static void setup(struct cpe_main *m)
 	/* A run that crashed left its rules and routes: they go first. */
 	m->table = c->route_table;
 	nlroute_capture_remove(m->nl, m->table);
+	cpe_paths_cleanup(m->nl, m->table);
 	if ((m->tunfd = tun_open(c->tun_name)) < 0)
 		fatalx("cannot create TUN device %s: %s", c->tun_name, strerror(-m->tunfd));
 	if ((r = nlroute_link_setup(m->nl, c->tun_name, c->tun_mtu, c->tun_txqueuelen,
@@ -138,6 +141,8 @@ static void setup(struct cpe_main *m)
 	if (!(m->c.loop = loop_new()) || loop_add_signals(m->c.loop, sigs, 4, on_signal, m) < 0)
 		fatal("event loop");
 	loop_set_before_sleep(m->c.loop, before_sleep, &m->c);
+	if (!(m->c.paths = cpe_paths_new(m->c.loop, m->nl, m->c.cfg)))
+		fatalx("cannot set up the paths");
 	cpe_flows_init(&m->c, &hooks);
 	stack_default_nat_config(&nat, CPE_LWIP_PORT, entries, NAT_LINGER_MS);
 	if (!(m->c.stack = stack_new(m->c.loop, m->tunfd, c->tun_mtu, &nat, &hooks)))
@@ -155,6 +160,8 @@ static void teardown(struct cpe_main *m)
 		cpe_flows_close_all(&m->c);
 		cpe_flows_reap(&m->c);
 	}
+	cpe_paths_free(m->c.paths);
+	m->c.paths = NULL;
 	stack_free(m->c.stack);
 	if (m->tunfd >= 0)
 		close(m->tunfd);

@@ -7,8 +7,8 @@
 #    |
 #   $CPE  lan0 192.168.10.1/24 fd10::1/64   (forwarding; mptun-cpe runs here)
 #         wan1 100.64.1.2/24 fd64:1::2/64   default (v4 and v6) via $ISP1
-#         wan2 100.64.2.2/24 fd64:2::2/64   table 102 + rule "from 100.64.2.2",
-#         MPTCP endpoint 100.64.2.2 (subflow), limits subflow 2 add_addr_accepted 2
+#         wan2 100.64.2.2/24 fd64:2::2/64   no default route: the daemon's
+#         paths (cpe_config) give each WAN its table, rule and MPTCP endpoint
 #    |                 |
 #   $ISP1 cpe0 .1.1   $ISP2 cpe0 .2.1       route the LAN prefixes to the CPE;
 #         core0 10.11.0.1/30 fd11::1/64     nftables masquerade (v4 and v6) of
@@ -126,14 +126,6 @@ cpe_topo_up() {
 	ip netns exec "$CPE" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.rp_filter=2 \
 		net.ipv4.conf.default.rp_filter=2
-	# the second path, until the daemon manages it: source routing per
-	# WAN address, an MPTCP subflow endpoint on wan2
-	ip -n "$CPE" route add default via 100.64.1.1 dev wan1 table 101
-	ip -n "$CPE" route add default via 100.64.2.1 dev wan2 table 102
-	ip -n "$CPE" rule add from 100.64.1.2 lookup 101 pref 1001
-	ip -n "$CPE" rule add from 100.64.2.2 lookup 102 pref 1002
-	ip -n "$CPE" mptcp limits set subflow 2 add_addr_accepted 2
-	ip -n "$CPE" mptcp endpoint add 100.64.2.2 dev wan2 subflow
 
 	_isp_up "$ISP1" 1
 	_isp_up "$ISP2" 2
@@ -161,9 +153,9 @@ cpe_topo_up() {
 		ip netns exec "$LAN" "$TC" --mode direct --tcp --timeout 3 - "$a" </dev/null 2>/dev/null
 		[ $? = 4 ] || { echo "topology: $a unreachable from $LAN" >&2; exit 1; }
 	done
-	ip netns exec "$CPE" "$TC" --mode direct --tcp --timeout 3 --bind 100.64.2.2 \
-		- "${SRV4[0]}:1" </dev/null 2>/dev/null
-	[ $? = 4 ] || { echo "topology: srv unreachable from $CPE via wan2" >&2; exit 1; }
+	ip netns exec "$ISP2" "$TC" --mode direct --tcp --timeout 3 - "${SRV4[0]}:1" \
+		</dev/null 2>/dev/null
+	[ $? = 4 ] || { echo "topology: srv unreachable from $ISP2" >&2; exit 1; }
 }
 
 # conc_config_cpe [key=value...]: the concentrator config for this topology
@@ -179,7 +171,11 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # ---- the CPE daemon ----
 # cpe_config [key=value...]: prints a config. Keys: tun lan bypass (YAML
 # flow list items, e.g. bypass='"203.0.113.12/32"') table prio conc proto
-# open fast_wait max connect idle forward level tfo.
+# open fast_wait max connect idle forward level tfo, and for the paths:
+# paths (YAML flow list items; default wan1 with its gateway found from the
+# main table, and wan2 with gateway 100.64.2.1 (IPv6: fd64:2::1), both
+# active; paths=none: no paths), role2 (wan2's role), interval timeout
+# failures fail (the health section).
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
 # subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
@@ -187,8 +183,15 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 cpe_config() {
 	local kv tun=mptun0 lan=lan0 bypass='' table=7100 prio=7100 tfo=false \
 		conc=$CONC_ADDR:$CONC_PORT proto=convert open=hold fast_wait=10ms \
-		max=4096 connect=10s idle=5m forward=set level=info
+		max=4096 connect=10s idle=5m forward=set level=info paths='' \
+		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
+	case $conc in
+	\[*) gw2='"fd64:2::1"' ;;
+	*) gw2=100.64.2.1 ;;
+	esac
+	[ -n "$paths" ] || paths="{interface: wan1}, {interface: wan2, gateway: $gw2, role: $role2}"
+	[ "$paths" = none ] && paths=
 	cat <<-EOF
 	tun:
 	  name: $tun
@@ -211,6 +214,12 @@ cpe_config() {
 	  max: $max
 	  connect_timeout: $connect
 	  idle_timeout: $idle
+	paths: [$paths]
+	health:
+	  interval: $interval
+	  timeout: $timeout
+	  failures: $failures
+	  fail: $fail
 	sysctl:
 	  ip_forward: $forward
 	log:
@@ -278,37 +287,46 @@ cpe_stop() {
 	stop_daemon "mptun-cpe $name" "$pid" "${2:-10}" || { cpe_log_tail "$name" 20; return 1; }
 }
 # cpe_check_clean NAME: after cpe_stop, checks that no TUN, no rule of the
-# daemon's priorities or table, no route in its table, no mptun-cpe is left.
+# daemon's priorities or table, no route in its table or its path tables, no
+# MPTCP endpoint and no mptun-cpe is left.
 cpe_check_clean() {
 	local name=$1 t=${CPE_TABLE[$1]} p=${CPE_PRIO[$1]} left f
 	check "after stop: no TUN ${CPE_TUN[$name]} in the cpe namespace" \
 		eval "! ip -n $CPE link show ${CPE_TUN[$name]} >/dev/null 2>&1"
 	for f in -4 -6; do
-		left=$(ip -n "$CPE" $f rule show | awk -v p="$p:" -v q="$((p + 1)):" -v t="$t" \
-			'$1 == p || $1 == q || $0 ~ ("lookup " t "( |$)")')
-		check_eq "after stop: no ip $f rule at priority $p/$((p + 1)) or to table $t" \
+		left=$(ip -n "$CPE" $f rule show | awk -v p="$p:" -v q="$((p + 1)):" \
+			-v r="$((p + 2)):" -v t="$t" '$1 == p || $1 == q || $1 == r ||
+			$0 ~ ("lookup " t "( |$)")')
+		check_eq "after stop: no ip $f rule at priority $p..$((p + 2)) or to table $t" \
 			"$left" ""
 		left=$(ip -n "$CPE" $f route show table "$t" 2>/dev/null)
 		check_eq "after stop: ip $f route show table $t is empty" "$left" ""
 	done
+	for ((f = t + 1; f <= t + 8; f++)); do
+		left=$(ip -n "$CPE" route show table $f 2>/dev/null; ip -n "$CPE" -6 route show table $f 2>/dev/null)
+		[ -z "$left" ] || break
+	done
+	check_eq "after stop: path tables $((t + 1))..$((t + 8)) are empty" "$left" ""
+	check_eq "after stop: no MPTCP endpoint left" "$(ip -n "$CPE" mptcp endpoint show)" ""
 	left=$(for f in $(ip netns pids "$CPE"); do cat /proc/$f/comm; done 2>/dev/null |
 		grep -c mptun)
 	check_eq "after stop: no mptun process in the cpe namespace" "$left" 0
 }
-# cpe_counters NAME: SIGUSR1, then prints the last counter dump of the log as
-# "key value" lines. The daemon logs on SIGUSR1 a line
+# cpe_counters NAME [TAG]: SIGUSR1, then prints the last counter dump of
+# the log as "key value" lines. The daemon logs on SIGUSR1 lines
+#   ... flows: active=N total=N ... direct=N no_path=N ...
 #   ... flownat: entries=N in_pass=N ... drop_short=N drop_bad_checksum=N ...
-# (the fields of struct flownat_counters). Prints nothing if no dump
-# appears in 3 s.
+# TAG (default flownat) picks the line. Prints nothing if no dump appears in
+# 3 s.
 cpe_counters() {
-	local log=${CPE_LOG[$1]} n0 i
-	n0=$(grep -c 'flownat:.*=' "$log")
+	local log=${CPE_LOG[$1]} tag=${2:-flownat} n0 i
+	n0=$(grep -c " $tag:.*=" "$log")
 	kill -USR1 "${CPE_PID[$1]}" 2>/dev/null || return 1
 	for ((i = 0; i < 60; i++)); do
-		[ "$(grep -c 'flownat:.*=' "$log")" -gt "$n0" ] && break
+		[ "$(grep -c " $tag:.*=" "$log")" -gt "$n0" ] && break
 		sleep 0.05
 	done
-	grep 'flownat:.*=' "$log" | tail -n 1 | sed 's/.*flownat://' | tr ' ' '\n' |
+	grep " $tag:.*=" "$log" | tail -n 1 | sed "s/.* $tag://" | tr ' ' '\n' |
 		awk -F= 'NF == 2 && $2 ~ /^[0-9]+$/ { print $1, $2 }'
 }
 # cpe_finish: a check for sanitizer reports in the CPE logs, then finish.
@@ -371,3 +389,68 @@ srv_udpecho() {
 	done
 	return 1
 }
+
+# ---- WAN links: rate, cuts, path state ----
+FETCH=$(cd "$NETNS_DIR/../tools" && pwd)/mptun-fetch
+# wan_shape N RATE: tbf at RATE (e.g. 20mbit) on link N both ways: the CPE's
+# wanN egress (upload) and the ISP's cpe0 egress (download).
+wan_shape() {
+	local n=$1 rate=$2 ns dev ns_dev
+	for ns_dev in "$CPE:wan$n" "$PFX-isp$n:cpe0"; do
+		ns=${ns_dev%%:*} dev=${ns_dev#*:}
+		ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "$rate" \
+			burst 32kb latency 40ms
+	done
+}
+# wan_cut N / wan_uncut N: the ISP of link N drops everything it would
+# forward (a dead line: no carrier loss, no reset, nothing comes back).
+wan_cut() {
+	ip netns exec "$PFX-isp$1" nft -f - <<-EOF2
+	table inet cut {
+		chain cutfwd { type filter hook forward priority -10; policy drop; }
+	}
+	EOF2
+}
+wan_uncut() { ip netns exec "$PFX-isp$1" nft delete table inet cut 2>/dev/null; }
+# wan_down N / wan_up N: the ISP side of link N goes down (the CPE's wanN
+# loses carrier), and comes back.
+wan_down() { ip -n "$PFX-isp$1" link set cpe0 down; }
+wan_up() {
+	ip -n "$PFX-isp$1" link set cpe0 up
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ip -n "$CPE" -br link show wan$1 | grep -q ' UP ' && return 0
+		sleep 0.05
+	done
+}
+# cpe_wait_log NAME REGEX SECONDS [FROM-LINE]: waits until the daemon's log
+# has a line matching REGEX (after line FROM-LINE); 1 on timeout.
+cpe_wait_log() {
+	local log=${CPE_LOG[$1]} from=${4:-0} i
+	for ((i = 0; i < $3 * 20; i++)); do
+		tail -n +"$((from + 1))" "$log" | grep -Eq "$2" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+cpe_log_lines() { wc -l <"${CPE_LOG[$1]}"; }
+# cpe_path_state NAME IF: "up" or "down" from a fresh SIGUSR1 dump
+cpe_path_state() {
+	local log=${CPE_LOG[$1]} n0 i
+	n0=$(grep -c "path: name=$2 " "$log")
+	kill -USR1 "${CPE_PID[$1]}" 2>/dev/null || return 1
+	for ((i = 0; i < 60; i++)); do
+		[ "$(grep -c "path: name=$2 " "$log")" -gt "$n0" ] && break
+		sleep 0.05
+	done
+	grep "path: name=$2 " "$log" | tail -n 1 | sed 's/.* state=\([a-z]*\) .*/\1/'
+}
+# fetch FILE [ARGS...]: mptun-fetch of http://SRV4[0]:8080/FILE from $LAN;
+# its line in $OUT (key=value), exit status in $RC.
+fetch() {
+	local f=$1
+	shift
+	run "$LAN" timeout 180 "$FETCH" "$@" "${SRV4[0]}" 8080 "/$f"
+}
+# kv KEY: the value of KEY in $OUT's key=value line
+kv() { echo "$OUT" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
