@@ -15,7 +15,12 @@ ms() { echo $(($(date +%s%N) / 1000000)); }
 # conc_block / conc_unblock: the concentrator's port drops everything
 conc_block() {
 	ip netns exec "$CONC" nft -f - <<-EOF2
-	table inet block { chain in { type filter hook input priority -10; tcp dport $CONC_PORT drop; } }
+	table inet block {
+		chain blk {
+			type filter hook input priority -10; policy accept;
+			tcp dport $CONC_PORT drop
+		}
+	}
 	EOF2
 }
 conc_unblock() { ip netns exec "$CONC" nft delete table inet block; }
