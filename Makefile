@@ -125,6 +125,7 @@ check:
 bench: all
 	bench/concentrator $(BUILD)
 	bench/cpe $(BUILD)
+	bench/paths $(BUILD)
 
 demo: all
 	tests/netns/demo $(BUILD)

@@ -111,6 +111,30 @@ check_eq "wan1 dead: 5 new connections, 5 complete with sha256 equal" "$ok" 5
 wan_uncut 1
 cpe_wait_log main "path wan1 up" 10 "$from"
 
+# ---- DHCP gives wan2 a new address ----
+ip -n "$CPE" addr del 100.64.2.2/24 dev wan2
+ip -n "$CPE" addr add 100.64.2.3/24 dev wan2
+t0=$(ms)
+for ((i = 0; i < 100; i++)); do
+	ip -n "$CPE" mptcp endpoint show | grep -q '^100\.64\.2\.3 ' && break
+	sleep 0.05
+done
+check "wan2 renumbered to 100.64.2.3: its endpoint follows ($(($(ms) - t0)) ms)" \
+	eval "ip -n $CPE mptcp endpoint show | grep -Eq '^100\.64\.2\.3 id 2 subflow dev wan2'"
+check_eq "wan2 renumbered: no endpoint for the old address" \
+	"$(ip -n "$CPE" mptcp endpoint show | grep -c '^100\.64\.2\.2 ')" 0
+check "wan2 renumbered: rule from 100.64.2.3 lookup 7102" \
+	eval "ip -n $CPE rule show pref 7102 | grep -q 'from 100.64.2.3 lookup 7102'"
+check_eq "wan2 renumbered: no rule for the old address" \
+	"$(ip -n "$CPE" rule show pref 7102 | grep -c 'from 100.64.2.2 ')" 0
+check_eq "wan2 renumbered: table 7102 routes again" \
+	"$(ip -n "$CPE" route show table 7102)" "default via 100.64.2.1 dev wan2 proto 254 "
+wan_snap
+fetch 30M
+check_rc "wan2 renumbered: 30 MB complete" 0
+read -r d1 d2 < <(wan_delta)
+check_range "wan2 renumbered: wan2 carries its share (bytes)" "$d2" 5000000 100000000
+
 cpe_alive main
 cpe_stop main
 cpe_check_clean main
