@@ -30,8 +30,10 @@ struct path {
 
 	/* health */
 	bool up;
+	bool confirmed; /* a probe has answered since the path came up */
 	uint32_t misses;
 	struct probe *probe;
+	bool tick_missed; /* a tick came while the last probe still ran */
 	struct loop_timer timer;
 	uint32_t rtt_us;
 	uint64_t probes_ok, probes_failed, downs;
@@ -130,8 +132,9 @@ static void set_up(struct path *p, bool up, const char *why)
 {
 	char a[INET6_ADDRSTRLEN + 8];
 
-	if (up == p->up)
+	if (up == p->up && (!up || p->confirmed))
 		return;
+	p->confirmed = up;
 	p->up = up;
 	if (up) {
 		log_info("path %s up: source %s, probe answered in %u.%03u ms",
@@ -147,15 +150,26 @@ static void set_up(struct path *p, bool up, const char *why)
 
 /* Probes. */
 
-static int64_t on_probe_timer(struct loop *l, void *arg);
+static void probe_now(struct path *p);
+static void probe_result(struct path *p, const struct probe_result *r);
 
 static void probe_done(void *arg, const struct probe_result *r)
 {
 	struct path *p = arg;
+
+	p->probe = NULL;
+	probe_result(p, r);
+	if (p->tick_missed) {
+		p->tick_missed = false;
+		probe_now(p);
+	}
+}
+
+static void probe_result(struct path *p, const struct probe_result *r)
+{
 	const struct cpe_config *c = p->owner->cfg;
 	char why[96];
 
-	p->probe = NULL;
 	if (r->err == -EACCES) {
 		/* The link works; the concentrator refuses this CPE. */
 		log_warnx("path %s: the concentrator refuses the probe (Convert "
@@ -185,8 +199,10 @@ static void probe_now(struct path *p)
 	const struct cpe_config *c = p->owner->cfg;
 	struct probe_result r = { .err = -ENETUNREACH };
 
-	if (p->probe)
+	if (p->probe) {
+		p->tick_missed = true; /* timeout == interval: run it at the end */
 		return;
+	}
 	if (!usable(p)) {
 		probe_done(p, &r);
 		return;
