@@ -435,6 +435,7 @@ void cpe_paths_free(struct cpe_paths *o)
 	free(o);
 }
 
+/* Same paths, maybe with other roles. */
 static bool same_paths(const struct cpe_config *a, const struct cpe_config *b)
 {
 	if (a->n_paths != b->n_paths || a->route_table != b->route_table ||
@@ -443,7 +444,7 @@ static bool same_paths(const struct cpe_config *a, const struct cpe_config *b)
 		return false;
 	for (size_t i = 0; i < a->n_paths; i++) {
 		const struct cpe_path_config *x = &a->paths[i], *y = &b->paths[i];
-		if (strcmp(x->interface, y->interface) || x->role != y->role ||
+		if (strcmp(x->interface, y->interface) ||
 		    !same_host(&x->source, &y->source) ||
 		    !same_host(&x->gateway, &y->gateway))
 			return false;
@@ -454,9 +455,22 @@ static bool same_paths(const struct cpe_config *a, const struct cpe_config *b)
 bool cpe_paths_reload(struct cpe_paths *o, struct cpe_config *cfg)
 {
 	if (same_paths(o->cfg, cfg)) {
-		/* paths point into the old config: repoint them */
-		for (size_t i = 0; i < o->n; i++)
-			o->v[i].cfg = &cfg->paths[i];
+		/* paths point into the old config: repoint them; a new role is
+		 * a flag change (MP_PRIO to open connections), not a reinstall */
+		for (size_t i = 0; i < o->n; i++) {
+			struct path *p = &o->v[i];
+			bool backup = cfg->paths[i].role == CPE_PATH_BACKUP;
+			int r;
+			if (p->cfg->role != cfg->paths[i].role && p->endpoint &&
+			    (r = mptcp_pm_set_flags(o->pm, (uint8_t)(p->idx + 1),
+						    backup ? MPTCP_PM_ADDR_FLAG_BACKUP : 0)) < 0)
+				log_warnx("path %s: cannot change its role: %s",
+					  p->cfg->interface, strerror(-r));
+			else if (p->cfg->role != cfg->paths[i].role)
+				log_info("path %s is now %s", p->cfg->interface,
+					 backup ? "backup" : "active");
+			p->cfg = &cfg->paths[i];
+		}
 		cpe_config_unref(o->cfg);
 		o->cfg = cpe_config_ref(cfg);
 		return true;

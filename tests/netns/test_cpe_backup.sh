@@ -57,6 +57,23 @@ from=$(cpe_log_lines main)
 wan_uncut 1
 check "wan1 back: path wan1 up within 5 s" cpe_wait_log main "path wan1 up" 5 "$from"
 
+# ---- reload: wan2 becomes active; a broken file changes nothing ----
+cpe_config role2=active >"${CPE_CFG[main]}"
+kill -HUP "${CPE_PID[main]}"
+for ((i = 0; i < 100; i++)); do
+	ip -n "$CPE" mptcp endpoint show | grep -Eq '^100\.64\.2\.2 id 2 subflow dev wan2' && break
+	sleep 0.05
+done
+check "reload with wan2 active: its endpoint loses the backup flag" \
+	eval "ip -n $CPE mptcp endpoint show | grep -Eq '^100\.64\.2\.2 id 2 subflow dev wan2'"
+echo "paths: [{interface: wan1, role: sideways}]" >>"${CPE_CFG[main]}"
+from=$(cpe_log_lines main)
+kill -HUP "${CPE_PID[main]}"
+check "reload of a broken file: refused with its reason" \
+	cpe_wait_log main "reload: .*keeping the running configuration" 5 "$from"
+check_eq "reload of a broken file: both endpoints still there" \
+	"$(ip -n "$CPE" mptcp endpoint show | grep -c ' subflow ')" 2
+
 cpe_alive main
 cpe_stop main
 cpe_check_clean main
