@@ -26,6 +26,7 @@ struct path {
 	socklen_t src_len;
 	bool routed;          /* table and rule installed for src/gw */
 	bool endpoint;        /* MPTCP endpoint id idx + 1 installed */
+	uint64_t endpoint_ms; /* when it was */
 	char why[64];         /* why the path is unusable, for the log */
 
 	/* health */
@@ -119,6 +120,7 @@ static void endpoint_add(struct path *p)
 		return;
 	}
 	p->endpoint = true;
+	p->endpoint_ms = loop_now_ms(p->owner->loop);
 }
 
 /* State. */
@@ -126,6 +128,30 @@ static void endpoint_add(struct path *p)
 static bool usable(const struct path *p)
 {
 	return p->routed && p->link.up;
+}
+
+/* Endpoints follow the paths' state, with one exception: removing a path's
+ * endpoint closes its subflows, the connection's first one included, so a
+ * dead path keeps its endpoint until another path is up and has had its
+ * endpoint for a probe interval (its subflows have joined). Through an
+ * outage of every path (the concentrator restarting, say) the connections
+ * keep their subflows and resume when a path comes back. */
+static void reconcile(struct cpe_paths *o)
+{
+	uint64_t now = loop_now_ms(o->loop);
+	bool joined = false;
+
+	for (size_t i = 0; i < o->n; i++) {
+		struct path *p = &o->v[i];
+		if (p->up && usable(p)) {
+			endpoint_add(p);
+			if (p->endpoint && now - p->endpoint_ms >= o->cfg->health_interval_ms)
+				joined = true;
+		}
+	}
+	for (size_t i = 0; joined && i < o->n; i++)
+		if (!o->v[i].up || !usable(&o->v[i]))
+			endpoint_del(&o->v[i]);
 }
 
 static void set_up(struct path *p, bool up, const char *why)
@@ -140,12 +166,11 @@ static void set_up(struct path *p, bool up, const char *why)
 		log_info("path %s up: source %s, probe answered in %u.%03u ms",
 			 p->cfg->interface, sa_str(&p->src, a, sizeof(a)),
 			 p->rtt_us / 1000, p->rtt_us % 1000);
-		endpoint_add(p);
 	} else {
 		p->downs++;
 		log_warnx("path %s down: %s", p->cfg->interface, why);
-		endpoint_del(p);
 	}
+	reconcile(p->owner);
 }
 
 /* Probes. */
@@ -220,6 +245,7 @@ static int64_t on_probe_timer(struct loop *l, void *arg)
 {
 	struct path *p = arg;
 
+	reconcile(p->owner); /* a dead path's endpoint may go now */
 	probe_now(p);
 	return p->owner->cfg->health_interval_ms;
 }
@@ -300,7 +326,7 @@ static void resync_path(struct path *p)
 		/* back (or new): probe now rather than at the next tick */
 		loop_timer_arm(o->loop, &p->timer, 0, on_probe_timer, p);
 	} else if (p->up) {
-		endpoint_add(p); /* a new address while up */
+		reconcile(o); /* a new address while up */
 	}
 }
 
