@@ -84,7 +84,8 @@ int conc_acl_check(const struct conc_acl *acl, const struct sockaddr *dst)
 
 	if (addr_port(dst) == 0 || MATCH(never, dst))
 		return CONVERT_E_MALFORMED;
-	if (MATCH(link_local, dst) || addr_prefix_list_match(&acl->own, dst) ||
+	if (MATCH(link_local, dst) ||
+	    (!c->egress_allow_hairpin && addr_prefix_list_match(&acl->own, dst)) ||
 	    addr_prefix_list_match(&c->egress_deny, dst))
 		return CONVERT_E_NOT_AUTHORIZED;
 	if (MATCH(private_ranges, dst) && !c->egress_allow_private &&

@@ -23,6 +23,7 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t),
 #define DEF_IDLE_MS          (5 * 60 * 1000)
 #define DEF_DRAIN_MS         (10 * 1000)
 #define DEF_MAX_FLOWS        65536
+#define DEF_PENDING_PER_CLIENT 256
 #define DEF_FLOWS_PER_CLIENT 4096
 #define DEF_LOG_LEVEL        LOG_INFO
 
@@ -127,6 +128,8 @@ static const struct cfg_key egress_keys[] = {
 	  .family = AF_INET, .nullable = true },
 	{ .name = "source6", .type = CFG_HOST, .offset = OFF(egress_source6),
 	  .family = AF_INET6, .nullable = true },
+	{ .name = "allow_hairpin", .type = CFG_BOOL,
+	  .offset = OFF(egress_allow_hairpin) },
 	{ 0 },
 };
 
@@ -147,6 +150,8 @@ static const struct cfg_key limit_keys[] = {
 	  .min = 1 },
 	{ .name = "flows_per_client", .type = CFG_UINT,
 	  .offset = OFF(max_flows_per_client), .min = 1 },
+	{ .name = "pending_per_client", .type = CFG_UINT,
+	  .offset = OFF(max_pending_per_client), .min = 1 },
 	{ 0 },
 };
 
@@ -171,6 +176,8 @@ static const struct cfg_key conc_keys[] = {
 	{ .name = "timeouts", .type = CFG_MAP, .map = timeout_keys },
 	{ .name = "limits", .type = CFG_MAP, .map = limit_keys },
 	{ .name = "log", .type = CFG_MAP, .map = log_keys },
+	{ .name = "user", .type = CFG_STRING, .offset = OFF(user), .min = 1,
+	  .max = 32, .nullable = true },
 	{ 0 },
 };
 
@@ -192,6 +199,7 @@ static bool set_defaults(struct conc_config *c)
 	c->drain_timeout_ms = DEF_DRAIN_MS;
 	c->max_flows = DEF_MAX_FLOWS;
 	c->max_flows_per_client = DEF_FLOWS_PER_CLIENT;
+	c->max_pending_per_client = DEF_PENDING_PER_CLIENT;
 	c->log_level = DEF_LOG_LEVEL;
 	return true;
 }

@@ -49,6 +49,12 @@ struct conc_config {
 
 	uint32_t max_flows;            /* limits.flows (whole daemon) */
 	uint32_t max_flows_per_client; /* limits.flows_per_client (per source address) */
+	uint32_t max_pending_per_client; /* limits.pending_per_client: flows of a client
+					    still opening (header or connect) */
+	bool egress_allow_hairpin;     /* egress.allow_hairpin: the concentrator's own
+					  addresses as destinations, default false */
+
+	char *user; /* user: drop to this user after setup; NULL: stay */
 
 	int log_level; /* log.level: error|warn|info|debug, as LOG_* of syslog.h */
 };

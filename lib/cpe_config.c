@@ -35,6 +35,8 @@ _Static_assert(sizeof(enum cpe_fail_mode) == sizeof(int),
 #define DEF_PROTOCOL       CPE_PROTO_CONVERT
 #define DEF_OPEN           CPE_OPEN_HOLD
 #define DEF_FAST_WAIT_MS   10
+#define DEF_MAX_PER_HOST 1024
+#define DEF_PENDING_PER_HOST 64
 #define DEF_MAX_FLOWS      4096
 #define DEF_CONNECT_MS     (10 * 1000)
 #define DEF_IDLE_MS        (5 * 60 * 1000)
@@ -510,6 +512,10 @@ static const struct cfg_key flow_keys[] = {
 	  .offset = OFF(fast_wait_ms), .min = 1, .max = MAX_FAST_WAIT },
 	{ .name = "max", .type = CFG_UINT, .offset = OFF(max_flows), .min = 1,
 	  .max = MAX_FLOWS },
+	{ .name = "max_per_host", .type = CFG_UINT,
+	  .offset = OFF(max_flows_per_host), .min = 1, .max = MAX_FLOWS },
+	{ .name = "max_pending_per_host", .type = CFG_UINT,
+	  .offset = OFF(max_pending_per_host), .min = 1, .max = MAX_FLOWS },
 	{ .name = "connect_timeout", .type = CFG_DURATION,
 	  .offset = OFF(connect_timeout_ms), .min = 1 },
 	{ .name = "idle_timeout", .type = CFG_DURATION,
@@ -547,6 +553,8 @@ static const struct cfg_key cpe_keys[] = {
 	{ .name = "flow", .type = CFG_MAP, .map = flow_keys },
 	{ .name = "sysctl", .type = CFG_MAP, .map = sysctl_keys },
 	{ .name = "log", .type = CFG_MAP, .map = log_keys },
+	{ .name = "user", .type = CFG_STRING, .offset = OFF(user), .min = 1,
+	  .max = 32, .nullable = true },
 	{ 0 },
 };
 
@@ -571,6 +579,8 @@ static bool set_defaults(struct cpe_config *c)
 	c->open_mode = DEF_OPEN;
 	c->fast_wait_ms = DEF_FAST_WAIT_MS;
 	c->max_flows = DEF_MAX_FLOWS;
+	c->max_flows_per_host = DEF_MAX_PER_HOST;
+	c->max_pending_per_host = DEF_PENDING_PER_HOST;
 	c->connect_timeout_ms = DEF_CONNECT_MS;
 	c->idle_timeout_ms = DEF_IDLE_MS;
 	c->set_ip_forward = DEF_SET_IP_FORWARD;

@@ -71,12 +71,18 @@ struct cpe_config {
 	enum cpe_open_mode open_mode;  /* flow.open: hold|fast */
 	uint32_t fast_wait_ms;         /* flow.fast_wait, default 10ms */
 	uint32_t max_flows;            /* flow.max, default 4096 */
+	uint32_t max_flows_per_host;   /* flow.max_per_host, default 1024: flows of one
+					  LAN address */
+	uint32_t max_pending_per_host; /* flow.max_pending_per_host, default 64: flows
+					  of one LAN address still opening */
 	uint32_t connect_timeout_ms;   /* flow.connect_timeout, default 10s */
 	uint32_t idle_timeout_ms;      /* flow.idle_timeout, default 5m */
 
 	bool set_ip_forward; /* sysctl.ip_forward: set (default) | require */
 
 	int log_level; /* log.level */
+
+	char *user; /* user: drop to this user after setup; NULL: stay root */
 };
 
 struct cpe_config *cpe_config_load_file(const char *path, char *err,
