@@ -11,6 +11,7 @@
 
 #include "cpe_config.h"
 #include "cpe_paths.h"
+#include "hostcount.h"
 #include "loop.h"
 #include "stack.h"
 
@@ -21,6 +22,7 @@ struct cpe_counters {
 	uint64_t flows_rejected_limit, bytes_up, bytes_down;
 	uint64_t flows_direct;  /* health.fail open: no path was up */
 	uint64_t flows_no_path; /* health.fail closed: refused, no path up */
+	uint64_t flows_rejected_host; /* flow.max_per_host / max_pending_per_host */
 };
 
 struct cpe {
@@ -31,6 +33,7 @@ struct cpe {
 	struct cpe_flow *flows; /* doubly linked */
 	struct cpe_flow *dead;  /* closed, freed before sleeping */
 	size_t n_flows;
+	struct hostcount hosts; /* flows per LAN host */
 	uint64_t next_id;
 	struct loop_timer sweep;
 	struct cpe_counters ctr;
@@ -40,8 +43,10 @@ struct cpe {
 #define CPE_LWIP_PORT 1
 
 /* Set up flows on an existing stack-less cpe: returns the hooks to give
- * stack_new(), and starts the sweep timer. */
-void cpe_flows_init(struct cpe *c, struct stack_hooks *hooks);
+ * stack_new(), and starts the sweep timer. 0 or -ENOMEM. */
+int cpe_flows_init(struct cpe *c, struct stack_hooks *hooks);
+/* After cpe_flows_close_all(): frees the per-host table. */
+void cpe_flows_destroy(struct cpe *c);
 void cpe_flows_close_all(struct cpe *c);
 void cpe_flows_reap(struct cpe *c);
 void cpe_log_counters(struct cpe *c);

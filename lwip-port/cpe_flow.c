@@ -45,6 +45,8 @@ struct cpe_flow {
 	struct tcp_pcb *pcb;
 	bool pcb_aborted; /* tcp_abort()ed inside an lwIP callback */
 	bool direct;      /* fail-open: sfd is TCP to dst itself, no opening */
+	bool pending;     /* still opening: counted in host->pending */
+	struct host_entry *host; /* its LAN host's counts */
 	struct sockaddr_storage dst;
 	uint8_t *syn, *held; /* the LAN SYN as sent, and rewritten for lwIP */
 	size_t syn_len, held_len;
@@ -85,6 +87,14 @@ static void detach_pcb(struct cpe_flow *f, bool abort)
 	}
 }
 
+/* The flow is open both ways: it no longer counts as pending. */
+static void flow_opened(struct cpe_flow *f)
+{
+	if (f->pending && f->host)
+		f->host->pending--;
+	f->pending = false;
+}
+
 static void flow_close(struct cpe_flow *f, const char *reason, bool abort_lan,
 		       bool abort_sock)
 {
@@ -93,6 +103,12 @@ static void flow_close(struct cpe_flow *f, const char *reason, bool abort_lan,
 
 	if (f->state == CF_DEAD)
 		return;
+	flow_opened(f);
+	if (f->host) {
+		f->host->flows--;
+		hostcount_put(&c->hosts, f->host);
+		f->host = NULL;
+	}
 	log_debug("flow %llu to %s closed: %s", (unsigned long long)f->id,
 		  addr_str((struct sockaddr *)&f->dst, a, sizeof(a)), reason);
 	detach_pcb(f, abort_lan);
@@ -296,6 +312,7 @@ static void answer_ok(struct cpe_flow *f, size_t consumed)
 		return;
 	}
 	f->state = CF_RELAY;
+	flow_opened(f);
 	relay(f);
 }
 
@@ -665,12 +682,17 @@ static void reject_syn(struct cpe *c, struct flownat_entry *e,
 	flownat_remove(stack_nat(c->stack), e);
 }
 
-static struct cpe_flow *flow_new(struct cpe *c, struct flownat_entry *e)
+static struct cpe_flow *flow_new(struct cpe *c, struct flownat_entry *e,
+				 struct host_entry *h)
 {
 	struct cpe_flow *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
+	f->host = h;
+	f->pending = true;
+	h->flows++;
+	h->pending++;
 	f->cpe = c;
 	f->id = c->next_id++;
 	f->sfd = -1;
@@ -696,12 +718,26 @@ static void on_new_flow(void *arg, struct flownat_entry *e, const uint8_t *syn,
 	struct cpe_flow *f;
 	int r = 0;
 
+	struct host_entry *h;
+
 	if (c->n_flows >= c->cfg->max_flows) {
 		c->ctr.flows_rejected_limit++;
 		reject_syn(c, e, syn, syn_len);
 		return;
 	}
-	if (!(f = flow_new(c, e))) {
+	/* one LAN host must not starve the others (a SYN flood, a scanner) */
+	if (!(h = hostcount_get(&c->hosts, e->orig.family, e->orig.client))) {
+		reject_syn(c, e, syn, syn_len);
+		return;
+	}
+	if (h->flows >= c->cfg->max_flows_per_host ||
+	    h->pending >= c->cfg->max_pending_per_host) {
+		c->ctr.flows_rejected_host++;
+		reject_syn(c, e, syn, syn_len);
+		return;
+	}
+	if (!(f = flow_new(c, e, h))) {
+		hostcount_put(&c->hosts, h);
 		reject_syn(c, e, syn, syn_len);
 		return;
 	}
@@ -744,6 +780,7 @@ static int on_accept(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e)
 		return 0;
 	}
 	f->state = CF_RELAY;
+	flow_opened(f);
 	relay(f);
 	return f->pcb_aborted ? -1 : 0;
 }
@@ -785,12 +822,20 @@ static int64_t on_sweep(struct loop *l, void *arg)
 	return 250;
 }
 
-void cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
+int cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
 {
 	hooks->new_flow = on_new_flow;
 	hooks->accept = on_accept;
 	hooks->arg = c;
+	if (hostcount_init(&c->hosts, c->cfg->max_flows / 4) < 0)
+		return -ENOMEM;
 	loop_timer_arm(c->loop, &c->sweep, 250, on_sweep, c);
+	return 0;
+}
+
+void cpe_flows_destroy(struct cpe *c)
+{
+	hostcount_destroy(&c->hosts);
 }
 
 static void log_flows(struct cpe *c)
@@ -815,15 +860,16 @@ void cpe_log_counters(struct cpe *c)
 	const struct stack_counters *s = stack_counters(c->stack);
 
 	log_info("flows: active=%zu total=%llu refused=%llu unreachable=%llu "
-		 "failed=%llu rejected_limit=%llu direct=%llu no_path=%llu "
-		 "bytes_up=%llu bytes_down=%llu",
+		 "failed=%llu rejected_limit=%llu rejected_host=%llu direct=%llu "
+		 "no_path=%llu hosts=%zu bytes_up=%llu bytes_down=%llu",
 		 c->n_flows, (unsigned long long)c->ctr.flows_total,
 		 (unsigned long long)c->ctr.flows_refused,
 		 (unsigned long long)c->ctr.flows_unreachable,
 		 (unsigned long long)c->ctr.flows_failed,
 		 (unsigned long long)c->ctr.flows_rejected_limit,
+		 (unsigned long long)c->ctr.flows_rejected_host,
 		 (unsigned long long)c->ctr.flows_direct,
-		 (unsigned long long)c->ctr.flows_no_path,
+		 (unsigned long long)c->ctr.flows_no_path, c->hosts.n,
 		 (unsigned long long)c->ctr.bytes_up,
 		 (unsigned long long)c->ctr.bytes_down);
 	log_info("flownat: entries=%zu in_pass=%llu in_new=%llu in_held=%llu "

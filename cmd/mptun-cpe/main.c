@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "log.h"
 #include "nlroute.h"
+#include "privdrop.h"
 #include "sysctl.h"
 #include "tun.h"
 
@@ -114,6 +115,21 @@ static void before_sleep(struct loop *l, void *arg)
 	cpe_flows_reap(arg);
 }
 
+/* What runs after setup: routes, rules and MPTCP endpoints change with the
+ * paths (CAP_NET_ADMIN), health probes bind to their interface
+ * (SO_BINDTODEVICE: CAP_NET_RAW). */
+static void drop_privileges(const struct cpe_config *c)
+{
+	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_RAW };
+	char err[256];
+
+	if (!c->user)
+		return;
+	if (privdrop(c->user, keep, 2, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", c->user);
+}
+
 static void setup(struct cpe_main *m)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
@@ -143,12 +159,14 @@ static void setup(struct cpe_main *m)
 	loop_set_before_sleep(m->c.loop, before_sleep, &m->c);
 	if (!(m->c.paths = cpe_paths_new(m->c.loop, m->nl, m->c.cfg)))
 		fatalx("cannot set up the paths");
-	cpe_flows_init(&m->c, &hooks);
+	if (cpe_flows_init(&m->c, &hooks) < 0)
+		fatalx("out of memory");
 	stack_default_nat_config(&nat, CPE_LWIP_PORT, entries, NAT_LINGER_MS);
 	if (!(m->c.stack = stack_new(m->c.loop, m->tunfd, c->tun_mtu, &nat, &hooks)))
 		fatalx("cannot start lwIP on %s", c->tun_name);
 	if ((r = nlroute_capture_install(m->nl, &cap)) < 0)
 		fatalx("cannot install the capture rules: %s", strerror(-r));
+	drop_privileges(c);
 }
 
 /* Reverse order; safe on a half-done setup. */
@@ -159,6 +177,7 @@ static void teardown(struct cpe_main *m)
 	if (m->c.loop) {
 		cpe_flows_close_all(&m->c);
 		cpe_flows_reap(&m->c);
+		cpe_flows_destroy(&m->c);
 	}
 	cpe_paths_free(m->c.paths);
 	m->c.paths = NULL;

@@ -175,7 +175,8 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # paths (YAML flow list items; default wan1 with its gateway found from the
 # main table, and wan2 with gateway 100.64.2.1 (IPv6: fd64:2::1), both
 # active; paths=none: no paths), role2 (wan2's role), interval timeout
-# failures fail (the health section).
+# failures fail (the health section); user (run as), per_host and
+# pending_host (flow.max_per_host, flow.max_pending_per_host).
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
 # subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
@@ -184,7 +185,8 @@ cpe_config() {
 	local kv tun=mptun0 lan=lan0 bypass='' table=7100 prio=7100 tfo=false \
 		conc=$CONC_ADDR:$CONC_PORT proto=convert open=hold fast_wait=10ms \
 		max=4096 connect=10s idle=5m forward=set level=info paths='' \
-		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2
+		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2 \
+		user='' per_host=1024 pending_host=64
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
 	case $conc in
 	\[*) gw2='"fd64:2::1"' ;;
@@ -212,6 +214,8 @@ cpe_config() {
 	  open: $open
 	  fast_wait: $fast_wait
 	  max: $max
+	  max_per_host: $per_host
+	  max_pending_per_host: $pending_host
 	  connect_timeout: $connect
 	  idle_timeout: $idle
 	paths: [$paths]
@@ -225,6 +229,8 @@ cpe_config() {
 	log:
 	  level: $level
 	EOF
+	[ -n "$user" ] && echo "user: $user"
+	return 0
 }
 _yaml_get() { # FILE SECTION KEY: a scalar of the generated config
 	awk -v s="$2:" -v k="$3:" '$1 == s && !/^ / { in_s = 1; next }
