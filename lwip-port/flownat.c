@@ -827,6 +827,37 @@ size_t flownat_make_rst(const uint8_t *syn, size_t len, uint8_t *out,
 	return hl + 20;
 }
 
+size_t flownat_make_rst_stray(const uint8_t *pkt, size_t len, uint8_t *out,
+			      size_t cap)
+{
+	struct pkt p;
+	const uint8_t *t;
+	uint8_t *o;
+	size_t hl, data;
+
+	if (parse(pkt, len, &p) != PARSE_OK || (p.flags & TCP_RST) ||
+	    !tcp_csum_ok(pkt, &p) || cap < (p.family == AF_INET ? 40 : 60))
+		return 0;
+	t = pkt + p.l4_off;
+	hl = put_ip(out, pkt, &p, IPPROTO_TCP, 20);
+	o = out + hl;
+	memset(o, 0, 20);
+	store16(o, p.dport);
+	store16(o + 2, p.sport);
+	if (p.flags & TCP_ACK) {
+		memcpy(o + 4, t + 8, 4); /* seq = SEG.ACK */
+		o[13] = TCP_RST;
+	} else {
+		data = p.ip_len - p.l4_off - (t[12] >> 4) * 4u;
+		store32(o + 8, load32(t + 4) + (uint32_t)data +
+			       !!(p.flags & TCP_SYN) + !!(p.flags & TCP_FIN));
+		o[13] = TCP_RST | TCP_ACK;
+	}
+	o[12] = 5 << 4;
+	put_l4_csum(out, &p, hl, 20, IPPROTO_TCP, 16);
+	return hl + 20;
+}
+
 /* RFC 792 quotes the IP header and 8 bytes of the datagram; RFC 4443 as
  * much of the packet as keeps the error within the minimum IPv6 MTU. */
 size_t flownat_make_unreach(const uint8_t *syn, size_t len, uint8_t code,

@@ -116,5 +116,11 @@ bool flownat_restore(const struct flownat *nat, const struct flownat_entry *e,
 size_t flownat_make_rst(const uint8_t *syn, size_t len, uint8_t *out, size_t cap);
 size_t flownat_make_unreach(const uint8_t *syn, size_t len, uint8_t code,
 			    uint8_t *out, size_t cap);
+/* RFC 793 "Reset Generation" for a segment of no known flow (pkt as it came
+ * from the LAN, e.g. a flow of a daemon that was restarted): a RST from
+ * D:d to C:c with seq = SEG.ACK when pkt has ACK, else RST+ACK acking it.
+ * 0 for a RST, an invalid TCP packet, a bad checksum or a small cap. */
+size_t flownat_make_rst_stray(const uint8_t *pkt, size_t len, uint8_t *out,
+			      size_t cap);
 
 #endif

@@ -114,9 +114,21 @@ void stack_send_lan(struct stack *s, const uint8_t *pkt, size_t len)
 		s->ctr.tun_out++;
 }
 
+/* A segment of no flow (its daemon restarted, its entry expired): a reset
+ * ends the client's connection at once, as a TCP stack would. */
+static void stray_rst(struct stack *s, const uint8_t *pkt, size_t len)
+{
+	uint8_t rst[64];
+	size_t n = flownat_make_rst_stray(pkt, len, rst, sizeof(rst));
+
+	if (n)
+		stack_send_lan(s, rst, n);
+}
+
 static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
 {
 	struct flownat_entry *e;
+	uint64_t no_flow = flownat_counters(s->nat)->drop_no_flow;
 
 	switch (flownat_in(s->nat, pkt, len, loop_now_ms(s->loop), &e)) {
 	case FLOWNAT_PASS:
@@ -131,8 +143,11 @@ static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
 		else
 			flownat_remove(s->nat, e);
 		break;
-	case FLOWNAT_HELD:
 	case FLOWNAT_DROP:
+		if (flownat_counters(s->nat)->drop_no_flow != no_flow)
+			stray_rst(s, pkt, len);
+		break;
+	case FLOWNAT_HELD:
 		break;
 	}
 }

@@ -1400,6 +1400,51 @@ static void test_make_rst_syn_with_data(void **state)
 	check_rst("fd00::1", "fd00::2", 1, 199, 201);
 }
 
+/* A stray segment (no flow): with ACK, a RST at SEG.ACK; without, RST+ACK
+ * acking it; never an answer to a RST or a damaged packet. */
+static void check_stray(const char *c, const char *d, uint8_t flags,
+			size_t data_len, uint8_t want_flags, uint32_t want_seq,
+			uint32_t want_ack)
+{
+	struct spec s = spec(c, d, 51000, 443, flags);
+	uint8_t b[PKT_MAX], o[PKT_MAX], data[100] = { 3 };
+	size_t len, n, want = s.family == AF_INET ? 40 : 60;
+	const uint8_t *t;
+
+	s.seq = 1000, s.ack = 0xabcdef01;
+	s.data = data, s.data_len = data_len;
+	len = build(b, &s);
+	assert_int_equal(flownat_make_rst_stray(b, len, o, want - 1), 0);
+	n = flownat_make_rst_stray(b, len, o, sizeof(o));
+	assert_int_equal(n, want);
+	assert_reply_addrs(o, b);
+	t = o + ip_hl(o);
+	assert_int_equal(be16(t), 443);
+	assert_int_equal(be16(t + 2), 51000);
+	assert_int_equal(be32(t + 4), want_seq);
+	assert_int_equal(be32(t + 8), want_ack);
+	assert_int_equal(t[13], want_flags);
+	assert_exact(o);
+}
+
+static void test_make_rst_stray(void **state)
+{
+	uint8_t b[PKT_MAX], o[PKT_MAX];
+	struct spec s = spec("10.0.0.1", "10.0.0.2", 1, 2, RST | ACK);
+	size_t len;
+
+	check_stray("192.168.1.2", "198.51.100.1", ACK, 0, RST, 0xabcdef01, 0);
+	check_stray("fd00::1", "2001:db8::1", ACK | FIN, 50, RST, 0xabcdef01, 0);
+	check_stray("10.0.0.1", "10.0.0.2", FIN, 10, RST | ACK, 0, 1011);
+	check_stray("10.0.0.1", "10.0.0.2", 0, 100, RST | ACK, 0, 1100);
+	len = build(b, &s);
+	assert_int_equal(flownat_make_rst_stray(b, len, o, sizeof(o)), 0);
+	s.flags = ACK;
+	len = build(b, &s);
+	b[len - 1] ^= 1; /* bad checksum */
+	assert_int_equal(flownat_make_rst_stray(b, len, o, sizeof(o)), 0);
+}
+
 /* The builders answer only a verified pure SYN. */
 static void test_builders_reject(void **state)
 {
@@ -1589,6 +1634,7 @@ int main(void)
 		cmocka_unit_test(test_many_flows),
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_make_rst_v4),
+		cmocka_unit_test(test_make_rst_stray),
 		cmocka_unit_test(test_make_rst_v6),
 		cmocka_unit_test(test_make_rst_syn_with_data),
 		cmocka_unit_test(test_builders_reject),
