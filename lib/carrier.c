@@ -2,11 +2,15 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
+#include "auth.h"
 #include "convert.h"
 #include "socks.h"
 
-static int convert_opening(const struct sockaddr *dst, uint8_t *out, size_t cap)
+/* With auth, the Auth TLV goes last: its MAC covers the Connect TLV. */
+static int convert_opening(const struct cpe_config *c,
+			   const struct sockaddr *dst, uint8_t *out, size_t cap)
 {
 	struct convert_builder b;
 	size_t n;
@@ -14,6 +18,9 @@ static int convert_opening(const struct sockaddr *dst, uint8_t *out, size_t cap)
 
 	convert_begin(&b);
 	if ((r = convert_put_connect_sa(&b, dst)) < 0)
+		return r;
+	if (c->auth.id && (r = auth_put(&b, c->auth.id, c->auth.key.bytes,
+					(uint64_t)time(NULL))) < 0)
 		return r;
 	n = convert_finish(&b);
 	if (n > cap)
@@ -66,7 +73,7 @@ int carrier_opening(const struct cpe_config *c, const struct sockaddr *dst,
 {
 	if (c->protocol == CPE_PROTO_SOCKS5)
 		return socks5_opening(c, dst, out, cap);
-	return convert_opening(dst, out, cap);
+	return convert_opening(c, dst, out, cap);
 }
 
 static void set(struct carrier_answer *a, enum carrier_result r, const char *why)

@@ -1,6 +1,7 @@
 /* The CPE's side of the carrier protocol: the opening bytes that ride in
- * the MPTCP SYN (Convert header + Connect TLV, or a pipelined SOCKS5
- * exchange) and the decoding of the concentrator's answer. */
+ * the MPTCP SYN (Convert header + Connect TLV, + Auth TLV when the config
+ * has auth, or a pipelined SOCKS5 exchange) and the decoding of the
+ * concentrator's answer. */
 #ifndef MPTUN_CARRIER_H
 #define MPTUN_CARRIER_H
 
@@ -28,7 +29,9 @@ struct carrier_answer {
 };
 
 /* Write the opening for dst into out; returns its length, or -ENOSPC /
- * -EINVAL (dst neither IPv4 nor IPv6). */
+ * -EINVAL (dst neither IPv4 nor IPv6). Each call with auth signs anew:
+ * its own timestamp (now) and nonce, so build one per connection and do
+ * not reuse it for another. */
 int carrier_opening(const struct cpe_config *c, const struct sockaddr *dst,
 		    uint8_t *out, size_t cap);
 /* Decode the answer in buf (all bytes received so far). */

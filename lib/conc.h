@@ -10,17 +10,33 @@
 
 #include "addr.h"
 #include "conc_config.h"
+#include "conc_stats.h"
 #include "loop.h"
 
 struct conc_flow;
 struct resolver;
 
-/* Flow counts per client address and in all, shared by the workers. */
+/* Flow counts per client address and in all, shared by the workers; per
+ * client also the flows still opening (request or connect under way). */
 struct conc_limits {
 	pthread_mutex_t lock;
 	struct conc_client **buckets;
 	size_t n_buckets;
 	uint32_t total;
+};
+
+struct conc_limits_max {
+	uint32_t total;      /* limits.flows */
+	uint32_t per_client; /* limits.flows_per_client */
+	uint32_t pending;    /* limits.pending_per_client */
+};
+
+/* The limit a new flow would pass, if any. */
+enum conc_limit_hit {
+	CONC_LIMIT_NONE,
+	CONC_LIMIT_TOTAL,
+	CONC_LIMIT_PER_CLIENT,
+	CONC_LIMIT_PENDING,
 };
 
 int conc_limits_init(struct conc_limits *lim);
@@ -29,6 +45,14 @@ void conc_limits_destroy(struct conc_limits *lim);
  * max_per_client would be passed. */
 bool conc_limits_acquire(struct conc_limits *lim, const struct sockaddr *client,
 			 uint32_t max_total, uint32_t max_per_client);
+/* Count one flow of client that is opening: a place among the flows and
+ * one among the client's pending ones, or (at a limit) nothing at all. The
+ * pending place is given back with conc_limits_opened, the flow's with
+ * conc_limits_release. */
+enum conc_limit_hit conc_limits_acquire_opening(struct conc_limits *lim,
+						const struct sockaddr *client,
+						const struct conc_limits_max *max);
+void conc_limits_opened(struct conc_limits *lim, const struct sockaddr *client);
 void conc_limits_release(struct conc_limits *lim, const struct sockaddr *client);
 
 /* Destination policy: the config's egress rules plus this host's addresses. */
@@ -63,8 +87,10 @@ struct conc_worker {
 	struct conc_flow *dead;  /* closed, to free before sleeping */
 	struct loop_timer sweep;
 	struct loop_timer accept_pause;
+	bool accept_paused; /* since the last accept that worked */
 	bool draining;
 	uint64_t drain_deadline_ms;
+	struct conc_stats stats; /* written by this worker only */
 };
 
 struct conc_daemon {
@@ -82,6 +108,8 @@ void conc_workers_reload(struct conc_daemon *d, struct conc_config *cfg);
 /* Stop accepting; flows get cfg->drain_timeout_ms, then all are closed. */
 void conc_workers_drain(struct conc_daemon *d);
 void conc_workers_join(struct conc_daemon *d);
+/* The workers' counters added up, while they run. */
+void conc_stats_sum(const struct conc_daemon *d, struct conc_stats *out);
 
 /* Flows (conc_flow.c, conc_relay.c). */
 void conc_flow_accept(struct conc_worker *w, int fd,

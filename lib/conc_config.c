@@ -26,13 +26,20 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t),
 #define DEF_PENDING_PER_CLIENT 256
 #define DEF_FLOWS_PER_CLIENT 4096
 #define DEF_LOG_LEVEL        LOG_INFO
+#define DEF_AUTH_REQUIRED    false
+#define DEF_AUTH_WINDOW_MS   (30 * 1000)
+#define DEF_AUTH_REPLAY      65536
 
 #define MAX_WORKERS     256
 #define MAX_SOCKS_STR   255 /* RFC 1929: one length byte */
 #define MAX_SOCKS_USERS 10000
+#define MAX_AUTH_KEYS   10000 /* a 1 MiB file holds about 12000 */
+#define MAX_AUTH_WINDOW_MS (60 * 60 * 1000)
 
 #define OFF(f)  offsetof(struct conc_config, f)
 #define UOFF(f) offsetof(struct conc_socks_user, f)
+#define AOFF(f) offsetof(struct auth_policy, f)
+#define KOFF(f) offsetof(struct auth_key, f)
 
 static const char open_proxy[] =
 	"list your CPEs' source prefixes in clients.allow; "
@@ -70,6 +77,51 @@ static bool check_user(const void *base, char *why, size_t len)
 		if (!strcmp(c->socks_users[i].name, last->name)) {
 			snprintf(why, len,
 				 "duplicate user name, also socks.users[%zu]",
+				 i);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool check_auth(const void *base, char *why, size_t len)
+{
+	const struct conc_config *c = base;
+
+	if (!c->auth.required || c->auth.n_keys)
+		return true;
+	snprintf(why, len, "required needs at least one entry in keys");
+	return false;
+}
+
+static bool check_auth_window(const void *base, char *why, size_t len)
+{
+	const struct auth_policy *p = base;
+
+	if (p->window_ms % 1000 == 0)
+		return true;
+	snprintf(why, len, "whole seconds: timestamps are in seconds");
+	return false;
+}
+
+static bool check_auth_id(const void *base, char *why, size_t len)
+{
+	const struct auth_key *k = base;
+
+	return auth_id_ok(k->id, why, len);
+}
+
+/* Runs after each key: the new one is last. Quadratic, hence the cap. */
+static bool check_auth_key(const void *base, char *why, size_t len)
+{
+	const struct auth_policy *p = base;
+	const struct auth_key *last = &p->keys[p->n_keys - 1];
+
+	if (!auth_secret_ok(&last->key, why, len))
+		return false;
+	for (size_t i = 0; i + 1 < p->n_keys; i++) {
+		if (!strcmp(p->keys[i].id, last->id)) {
+			snprintf(why, len, "duplicate id, also auth.keys[%zu]",
 				 i);
 			return false;
 		}
@@ -155,6 +207,29 @@ static const struct cfg_key limit_keys[] = {
 	{ 0 },
 };
 
+static const struct cfg_key auth_key_keys[] = {
+	{ .name = "id", .type = CFG_STRING, .offset = KOFF(id),
+	  .required = true, .min = 1, .max = AUTH_ID_MAX,
+	  .check = check_auth_id },
+	{ .name = "key", .type = CFG_CUSTOM, .offset = KOFF(key),
+	  .custom = auth_cfg_key },
+	{ .name = "key_file", .type = CFG_CUSTOM, .offset = KOFF(key),
+	  .custom = auth_cfg_key_file },
+	{ 0 },
+};
+
+static const struct cfg_key auth_keys[] = {
+	{ .name = "required", .type = CFG_BOOL, .offset = AOFF(required) },
+	{ .name = "window", .type = CFG_DURATION, .offset = AOFF(window_ms),
+	  .min = 1000, .max = MAX_AUTH_WINDOW_MS, .check = check_auth_window },
+	{ .name = "replay_cache", .type = CFG_UINT,
+	  .offset = AOFF(replay_cache), .min = 1, .max = AUTH_REPLAY_MAX },
+	{ .name = "keys", .type = CFG_MAP_SEQ, .offset = AOFF(keys),
+	  .count_offset = AOFF(n_keys), .elem_size = sizeof(struct auth_key),
+	  .map = auth_key_keys, .max = MAX_AUTH_KEYS, .check = check_auth_key },
+	{ 0 },
+};
+
 static const struct cfg_key log_keys[] = {
 	{ .name = "level", .type = CFG_SCALAR_FN, .offset = OFF(log_level),
 	  .parse = parse_log_level },
@@ -178,6 +253,8 @@ static const struct cfg_key conc_keys[] = {
 	{ .name = "log", .type = CFG_MAP, .map = log_keys },
 	{ .name = "user", .type = CFG_STRING, .offset = OFF(user), .min = 1,
 	  .max = 32, .nullable = true },
+	{ .name = "auth", .type = CFG_MAP, .offset = OFF(auth), .map = auth_keys,
+	  .check = check_auth },
 	{ 0 },
 };
 
@@ -201,6 +278,9 @@ static bool set_defaults(struct conc_config *c)
 	c->max_flows_per_client = DEF_FLOWS_PER_CLIENT;
 	c->max_pending_per_client = DEF_PENDING_PER_CLIENT;
 	c->log_level = DEF_LOG_LEVEL;
+	c->auth.required = DEF_AUTH_REQUIRED;
+	c->auth.window_ms = DEF_AUTH_WINDOW_MS;
+	c->auth.replay_cache = DEF_AUTH_REPLAY;
 	return true;
 }
 
@@ -224,6 +304,10 @@ static bool validate(const struct conc_config *c, const char *name, char *err,
 		why = "timeouts: must be greater than zero";
 	else if (c->workers > MAX_WORKERS)
 		why = "workers: more than 256";
+	else if (c->auth.required && c->socks_enabled && !c->n_socks_users)
+		why = "auth.required: SOCKS has no Auth TLV; set socks.enabled: "
+		      "false, or socks.users to make SOCKS5 clients give a "
+		      "username and password";
 	if (why && err && errlen)
 		snprintf(err, errlen, "%s: %s", name, why);
 	return !why;
@@ -233,6 +317,7 @@ static void conc_config_free(struct conc_config *c)
 {
 	if (!c)
 		return;
+	auth_policy_wipe(&c->auth);
 	cfg_free(conc_keys, c);
 	free(c);
 }
@@ -260,6 +345,7 @@ struct conc_config *conc_config_load_buf(const char *buf, size_t len,
 		goto err_free;
 	if (!validate(c, name, err, errlen))
 		goto err_free;
+	auth_policy_sort(&c->auth);
 	return c;
 err_free:
 	conc_config_free(c);

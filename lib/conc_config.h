@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "auth.h"
 
 #define CONC_DEFAULT_PORT 5124
 
@@ -55,6 +56,8 @@ struct conc_config {
 					  addresses as destinations, default false */
 
 	char *user; /* user: drop to this user after setup; NULL: stay */
+
+	struct auth_policy auth; /* auth: the Auth TLV; keys sorted by id */
 
 	int log_level; /* log.level: error|warn|info|debug, as LOG_* of syslog.h */
 };

@@ -47,16 +47,18 @@ static void flow_refuse(struct conc_flow *f, uint8_t code, const uint8_t *value,
 	log_debug("flow %llu: refused (%s): %s", (unsigned long long)f->id,
 		  convert_error_name(code), why);
 	if (f->proto == FLOW_CONVERT) {
+		conc_stats_convert_error(&f->w->stats, code);
 		convert_begin(&b);
 		if (convert_put_error(&b, code, value, value_len) < 0)
 			convert_put_error(&b, code, NULL, 0);
 		n = (int)convert_finish(&b);
 		memcpy(f->reply, b.buf, (size_t)n);
 	} else if (f->proto == FLOW_SOCKS5) {
-		n = socks5_encode_reply(f->reply, sizeof(f->reply),
-					socks5_code(code, value_len ? value[0] : 1),
-					NULL);
+		uint8_t s5 = socks5_code(code, value_len ? value[0] : 1);
+		conc_stats_socks5_reply(&f->w->stats, s5);
+		n = socks5_encode_reply(f->reply, sizeof(f->reply), s5, NULL);
 	} else {
+		CONC_STAT_INC(&f->w->stats, s4_rejected);
 		n = socks4_encode_reply(f->reply, sizeof(f->reply),
 					SOCKS4_REJECTED, NULL);
 	}
@@ -121,6 +123,7 @@ static bool send_small(struct conc_flow *f, const uint8_t *buf, int n)
 {
 	if (n > 0 && send(f->cfd, buf, (size_t)n, MSG_NOSIGNAL) == n)
 		return true;
+	CONC_STAT_INC(&f->w->stats, header_closed);
 	flow_close(f, "client gone during negotiation", true, false);
 	return false;
 }
@@ -132,6 +135,7 @@ static void flow_request(struct conc_flow *f)
 	int code;
 
 	if (!conc_acl_client_allowed(&f->w->acl, (struct sockaddr *)&f->peer)) {
+		CONC_STAT_INC(&f->w->stats, refused_client);
 		refuse_code(f, CONVERT_E_NOT_AUTHORIZED, 0, "client not in clients.allow");
 		return;
 	}
@@ -182,6 +186,10 @@ static void socks_request(struct conc_flow *f, const struct socks_request *rq)
 		int n = f->proto == FLOW_SOCKS5
 				? socks5_encode_reply(f->reply, sizeof(f->reply), code, NULL)
 				: socks4_encode_reply(f->reply, sizeof(f->reply), code, NULL);
+		if (f->proto == FLOW_SOCKS5)
+			conc_stats_socks5_reply(&f->w->stats, code);
+		else
+			CONC_STAT_INC(&f->w->stats, s4_rejected);
 		flow_finish(f, n > 0 ? (size_t)n : 0);
 		return;
 	}
@@ -239,6 +247,7 @@ static void convert_info_reply(struct conc_flow *f)
 	static const uint8_t kinds[] = { 3, 4, 8, 30 };
 	struct convert_builder b;
 
+	CONC_STAT_INC(&f->w->stats, info);
 	convert_begin(&b);
 	convert_put_supported_ext(&b, kinds, sizeof(kinds));
 	size_t n = convert_finish(&b);
@@ -249,12 +258,21 @@ static void convert_info_reply(struct conc_flow *f)
 static void convert_message(struct conc_flow *f, const struct convert_msg *m)
 {
 	const uint32_t refused = CONVERT_HAS_EXT_TCP_HDR | CONVERT_HAS_SUPPORTED_EXT |
-				 CONVERT_HAS_ERROR | CONVERT_HAS_AUTH |
-				 CONVERT_HAS_SOURCE;
+				 CONVERT_HAS_ERROR | CONVERT_HAS_SOURCE;
+	char why[96 + AUTH_ID_STRLEN];
 
 	if (m->present & refused) {
 		refuse_code(f, CONVERT_E_UNSUPPORTED_MESSAGE, 0,
 			    "TLV a converter does not accept");
+		return;
+	}
+	/* Before any connect, with the worker's config of the moment: a key
+	 * removed by a reload is refused from then on. An Info request
+	 * without Connect (the health probe) needs no Auth. */
+	if ((m->present & (CONVERT_HAS_AUTH | CONVERT_HAS_CONNECT)) &&
+	    !auth_opening_ok(&f->w->acl.cfg->auth, f->in, f->in_used, why,
+			     sizeof(why))) {
+		refuse_code(f, CONVERT_E_NOT_AUTHORIZED, 0, why);
 		return;
 	}
 	if (!(m->present & CONVERT_HAS_CONNECT)) {
@@ -341,6 +359,7 @@ static void s5_greeting(struct conc_flow *f)
 	case SOCKS_SHORT:
 		return;
 	case SOCKS_BAD:
+		CONC_STAT_INC(&f->w->stats, s5_bad_opening);
 		flow_close(f, why, false, false);
 		return;
 	case SOCKS_OK:
@@ -349,6 +368,7 @@ static void s5_greeting(struct conc_flow *f)
 	consume(f, used);
 	method = c->n_socks_users ? SOCKS5_METHOD_USERPASS : SOCKS5_METHOD_NONE;
 	if (!c->socks_enabled || !socks5_greeting_offers(&g, method)) {
+		CONC_STAT_INC(&f->w->stats, s5_no_method);
 		flow_finish(f, (size_t)socks5_encode_method(f->reply, sizeof(f->reply),
 							    SOCKS5_METHOD_UNACCEPTABLE));
 		return;
@@ -370,6 +390,7 @@ static void s5_auth(struct conc_flow *f)
 	case SOCKS_SHORT:
 		return;
 	case SOCKS_BAD:
+		CONC_STAT_INC(&f->w->stats, s5_bad_opening);
 		flow_close(f, why, false, false);
 		return;
 	case SOCKS_OK:
@@ -379,6 +400,7 @@ static void s5_auth(struct conc_flow *f)
 	ok = socks_user_ok(f->w->acl.cfg, &up);
 	explicit_bzero(&up, sizeof(up));
 	if (!ok) {
+		CONC_STAT_INC(&f->w->stats, s5_auth_failed);
 		flow_finish(f, (size_t)socks5_encode_userpass_status(
 				       f->reply, sizeof(f->reply), false));
 		return;
@@ -399,6 +421,7 @@ static void s5_request(struct conc_flow *f)
 	case SOCKS_SHORT:
 		return;
 	case SOCKS_BAD:
+		conc_stats_socks5_reply(&f->w->stats, code);
 		flow_finish(f, (size_t)socks5_encode_reply(f->reply, sizeof(f->reply),
 							   code, NULL));
 		return;
@@ -420,11 +443,16 @@ static void s4_request(struct conc_flow *f)
 	case SOCKS_SHORT:
 		return;
 	case SOCKS_BAD:
+		CONC_STAT_INC(&f->w->stats, socks4);
 		refuse_code(f, CONVERT_E_MALFORMED, 0, why);
 		return;
 	case SOCKS_OK:
 		break;
 	}
+	if (rq.is_name)
+		CONC_STAT_INC(&f->w->stats, socks4a);
+	else
+		CONC_STAT_INC(&f->w->stats, socks4);
 	f->in_used = used;
 	if (!c->socks_enabled || c->n_socks_users) {
 		refuse_code(f, CONVERT_E_NOT_AUTHORIZED, 0,
@@ -463,21 +491,45 @@ static void opening_dispatch(struct conc_flow *f)
 	}
 }
 
+/* By the first byte; SOCKS4 waits for its request to tell 4 from 4a. */
+static void count_protocol(struct conc_flow *f)
+{
+	struct conc_stats *s = &f->w->stats;
+
+	switch (f->in[0]) {
+	case CONVERT_VERSION:
+		CONC_STAT_INC(s, convert);
+		break;
+	case 4:
+		break;
+	case 5:
+		CONC_STAT_INC(s, socks5);
+		break;
+	default:
+		CONC_STAT_INC(s, unknown);
+		break;
+	}
+}
+
 /* fd -1: bytes already buffered need another look. */
 void flow_opening_on_io(struct conc_flow *f, int fd, uint32_t events)
 {
 	if (fd >= 0) {
+		bool first = f->state == FLOW_OPENING && !f->in_len;
 		ssize_t n = recv(f->cfd, f->in + f->in_len,
 				 sizeof(f->in) - f->in_len, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
+			CONC_STAT_INC(&f->w->stats, header_closed);
 			flow_close(f, n ? "client error during opening"
 					: "client closed during opening",
 				   n < 0, false);
 			return;
 		}
 		f->in_len += (size_t)n;
+		if (first)
+			count_protocol(f);
 	}
 	if (f->in_len)
 		opening_dispatch(f);
@@ -489,6 +541,7 @@ void flow_opening_on_io(struct conc_flow *f, int fd, uint32_t events)
 
 static void connect_failed(struct conc_flow *f, int err)
 {
+	CONC_STAT_INC(&f->w->stats, connect_failed);
 	switch (err) {
 	case ECONNREFUSED:
 		refuse_code(f, CONVERT_E_CONNECTION_RESET, 0, "connection refused");
@@ -504,6 +557,14 @@ static void connect_failed(struct conc_flow *f, int err)
 		refuse_code(f, CONVERT_E_DEST_UNREACHABLE, 13,
 			    "communication administratively prohibited");
 		break;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		/* Our shortage, not the network's. */
+		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S,
+			    strerror(err));
+		break;
 	default:
 		refuse_code(f, CONVERT_E_NETWORK_FAILURE, RETRY_AFTER_S, strerror(err));
 		break;
@@ -512,6 +573,8 @@ static void connect_failed(struct conc_flow *f, int err)
 
 void flow_refuse_timeout(struct conc_flow *f)
 {
+	if (f->state == FLOW_CONNECTING)
+		CONC_STAT_INC(&f->w->stats, connect_failed);
 	refuse_code(f, CONVERT_E_NETWORK_FAILURE, RETRY_AFTER_S,
 		    f->state == FLOW_RESOLVING ? "lookup timeout" : "connect timeout");
 }
@@ -523,6 +586,7 @@ static void flow_connect(struct conc_flow *f)
 		f->dst.ss_family == AF_INET ? &c->egress_source4 : &c->egress_source6;
 	int fd, r;
 
+	CONC_STAT_INC(&f->w->stats, connect_started);
 	fd = sockopt_connect((struct sockaddr *)&f->dst, f->dst_len,
 			     src->ss_family == AF_UNSPEC ? NULL : (const struct sockaddr *)src,
 			     src->ss_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -532,11 +596,13 @@ static void flow_connect(struct conc_flow *f)
 		return;
 	}
 	f->sfd = fd;
+	sockopt_abort_on_close(fd); /* as the client's: a crash resets */
 	f->state = FLOW_CONNECTING;
 	flow_set_events(f, f->cfd, 0);
 	if ((r = loop_add_fd(f->w->loop, fd, EPOLLOUT, flow_on_io, f)) < 0) {
 		close(fd);
 		f->sfd = -1;
+		CONC_STAT_INC(&f->w->stats, connect_failed);
 		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S, strerror(-r));
 	}
 }
@@ -560,27 +626,54 @@ void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events)
 	}
 	if (!(events & EPOLLOUT))
 		return;
+	CONC_STAT_INC(&f->w->stats, connect_ok);
 	f->down.pend = f->reply;
 	f->down.pend_len = success_reply(f);
 	f->up.pend = f->in + f->in_used;
 	f->up.pend_len = f->in_len - f->in_used;
+	/* No pipes (out of fds): nothing was sent yet, so an answer fits. */
 	if ((err = relay_start(f)) < 0)
-		flow_close(f, "cannot start relay", true, true);
+		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S,
+			    strerror(-err));
 }
 
 /* Accept. */
 
+static void count_limit(struct conc_worker *w, enum conc_limit_hit hit)
+{
+	switch (hit) {
+	case CONC_LIMIT_NONE:
+		break;
+	case CONC_LIMIT_TOTAL:
+		CONC_STAT_INC(&w->stats, refused_limit_total);
+		break;
+	case CONC_LIMIT_PER_CLIENT:
+		CONC_STAT_INC(&w->stats, refused_limit_client);
+		break;
+	case CONC_LIMIT_PENDING:
+		CONC_STAT_INC(&w->stats, refused_limit_pending);
+		break;
+	}
+}
+
+/* Owns fd from here: every path ends in flow_close or close(fd). A flow
+ * over a limit is still read, to be refused in its own protocol. */
 void conc_flow_accept(struct conc_worker *w, int fd,
 		      const struct sockaddr *peer, socklen_t peer_len)
 {
 	const struct conc_config *c = w->acl.cfg;
+	const struct conc_limits_max max = { c->max_flows,
+					     c->max_flows_per_client,
+					     c->max_pending_per_client };
 	struct conc_flow *f = calloc(1, sizeof(*f));
+	enum conc_limit_hit hit;
 
 	if (!f) {
 		close(fd);
 		return;
 	}
 	sockopt_nodelay(fd);
+	sockopt_abort_on_close(fd); /* a crash resets; orderly closes turn it off */
 	f->w = w;
 	f->id = __atomic_fetch_add(&w->d->next_flow_id, 1, __ATOMIC_RELAXED);
 	f->cfd = fd;
@@ -588,8 +681,13 @@ void conc_flow_accept(struct conc_worker *w, int fd,
 	f->up.pipe[0] = f->up.pipe[1] = f->down.pipe[0] = f->down.pipe[1] = -1;
 	memcpy(&f->peer, peer, peer_len);
 	f->peer_len = peer_len;
-	f->counted = conc_limits_acquire(&w->d->limits, peer, c->max_flows,
-					 c->max_flows_per_client);
+	/* a client outside clients.allow takes no place: it is refused once
+	 * its request is read */
+	if (conc_acl_client_allowed(&w->acl, peer)) {
+		hit = conc_limits_acquire_opening(&w->d->limits, peer, &max);
+		count_limit(w, hit);
+		f->counted = hit == CONC_LIMIT_NONE;
+	}
 	f->active_ms = loop_now_ms(w->loop);
 	f->deadline_ms = f->active_ms + c->header_timeout_ms;
 	f->next = w->flows;
@@ -597,6 +695,7 @@ void conc_flow_accept(struct conc_worker *w, int fd,
 		w->flows->prev = f;
 	w->flows = f;
 	w->n_flows++;
+	CONC_STAT_INC(&w->stats, active);
 	if (loop_add_fd(w->loop, fd, EPOLLIN, flow_on_io, f) < 0)
 		flow_close(f, "cannot watch socket", true, false);
 }

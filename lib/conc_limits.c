@@ -8,6 +8,7 @@ struct conc_client {
 	struct conc_client *next;
 	uint8_t addr[16]; /* IPv4 as v4-mapped */
 	uint32_t flows;
+	uint32_t pending; /* of flows, those still opening */
 };
 
 #define LIMITS_BUCKETS 4096
@@ -68,38 +69,79 @@ static struct conc_client **find(struct conc_limits *lim, const uint8_t key[16])
 	return pp;
 }
 
-bool conc_limits_acquire(struct conc_limits *lim, const struct sockaddr *client,
-			 uint32_t max_total, uint32_t max_per_client)
+/* Under the lock. An entry left with no flow goes, so that refused
+ * clients leave nothing behind. */
+static enum conc_limit_hit take(struct conc_limits *lim, const uint8_t key[16],
+				const struct conc_limits_max *max, bool opening)
 {
-	uint8_t key[16];
 	struct conc_client **pp, *c;
-	bool ok = false;
+	enum conc_limit_hit hit = CONC_LIMIT_NONE;
 
-	client_key(client, key);
-	pthread_mutex_lock(&lim->lock);
-	if (lim->total >= max_total)
-		goto out;
+	if (lim->total >= max->total)
+		return CONC_LIMIT_TOTAL;
 	pp = find(lim, key);
-	c = *pp;
-	if (!c) {
+	if (!(c = *pp)) {
 		if (!(c = calloc(1, sizeof(*c))))
-			goto out;
+			return CONC_LIMIT_TOTAL; /* out of memory: full */
 		memcpy(c->addr, key, 16);
 		*pp = c;
 	}
-	if (c->flows >= max_per_client) {
-		if (!c->flows) { /* max_per_client 0: keep no empty entry */
+	if (c->flows >= max->per_client)
+		hit = CONC_LIMIT_PER_CLIENT;
+	else if (opening && c->pending >= max->pending)
+		hit = CONC_LIMIT_PENDING;
+	if (hit != CONC_LIMIT_NONE) {
+		if (!c->flows) {
 			*pp = c->next;
 			free(c);
 		}
-		goto out;
+		return hit;
 	}
 	c->flows++;
+	c->pending += opening;
 	lim->total++;
-	ok = true;
-out:
+	return CONC_LIMIT_NONE;
+}
+
+bool conc_limits_acquire(struct conc_limits *lim, const struct sockaddr *client,
+			 uint32_t max_total, uint32_t max_per_client)
+{
+	const struct conc_limits_max max = { max_total, max_per_client, 0 };
+	uint8_t key[16];
+	enum conc_limit_hit hit;
+
+	client_key(client, key);
+	pthread_mutex_lock(&lim->lock);
+	hit = take(lim, key, &max, false);
 	pthread_mutex_unlock(&lim->lock);
-	return ok;
+	return hit == CONC_LIMIT_NONE;
+}
+
+enum conc_limit_hit conc_limits_acquire_opening(struct conc_limits *lim,
+						const struct sockaddr *client,
+						const struct conc_limits_max *max)
+{
+	uint8_t key[16];
+	enum conc_limit_hit hit;
+
+	client_key(client, key);
+	pthread_mutex_lock(&lim->lock);
+	hit = take(lim, key, max, true);
+	pthread_mutex_unlock(&lim->lock);
+	return hit;
+}
+
+void conc_limits_opened(struct conc_limits *lim, const struct sockaddr *client)
+{
+	uint8_t key[16];
+	struct conc_client *c;
+
+	client_key(client, key);
+	pthread_mutex_lock(&lim->lock);
+	c = *find(lim, key);
+	if (c && c->pending)
+		c->pending--;
+	pthread_mutex_unlock(&lim->lock);
 }
 
 void conc_limits_release(struct conc_limits *lim, const struct sockaddr *client)

@@ -27,8 +27,8 @@ static void close_fd(struct conc_worker *w, int *fd, bool abort)
 	if (*fd < 0)
 		return;
 	loop_del_fd(w->loop, *fd);
-	if (abort)
-		sockopt_abort_on_close(*fd);
+	if (!abort)
+		sockopt_linger_off(*fd); /* armed at accept/connect: see sockopt.h */
 	close(*fd);
 	*fd = -1;
 }
@@ -40,6 +40,27 @@ static void close_pipe(struct flow_dir *d)
 			close(d->pipe[i]);
 			d->pipe[i] = -1;
 		}
+}
+
+/* The pending place in conc_limits is held from accept until the flow
+ * relays, is answered or ends, whichever comes first. */
+static void flow_opened(struct conc_flow *f)
+{
+	if (f->counted && f->state <= FLOW_CONNECTING)
+		conc_limits_opened(&f->w->d->limits,
+				   (struct sockaddr *)&f->peer);
+}
+
+static void count_close(struct conc_flow *f)
+{
+	struct conc_stats *s = &f->w->stats;
+
+	CONC_STAT_DEC(s, active);
+	if (f->state == FLOW_RELAY)
+		CONC_STAT_DEC(s, relaying);
+	/* Its request never came whole, so SOCKS4 or 4a was not counted. */
+	if (f->state == FLOW_OPENING && f->proto == FLOW_SOCKS4)
+		CONC_STAT_INC(s, socks4);
 }
 
 void flow_close(struct conc_flow *f, const char *reason, bool abort_client,
@@ -61,6 +82,8 @@ void flow_close(struct conc_flow *f, const char *reason, bool abort_client,
 	close_fd(w, &f->sfd, abort_server);
 	close_pipe(&f->up);
 	close_pipe(&f->down);
+	flow_opened(f);
+	count_close(f);
 	if (f->counted)
 		conc_limits_release(&w->d->limits, (struct sockaddr *)&f->peer);
 	if (f->prev)
@@ -134,8 +157,10 @@ static bool soft_error(void)
 	return errno == EAGAIN || errno == EINTR;
 }
 
-/* Move what can be moved from pend or the pipe to dst. */
-static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress)
+/* Move what can be moved from pend or the pipe to dst. relayed counts
+ * the bytes that came from the other side: all but our own answer. */
+static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress,
+				 uint64_t *relayed, bool pend_is_answer)
 {
 	ssize_t n;
 
@@ -151,8 +176,11 @@ static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress)
 	if (d->pend_len) {
 		d->pend += n;
 		d->pend_len -= (size_t)n;
+		if (!pend_is_answer)
+			conc_stat_add(relayed, (uint64_t)n);
 	} else {
 		d->in_pipe -= (size_t)n;
+		conc_stat_add(relayed, (uint64_t)n);
 	}
 	d->bytes += (uint64_t)n;
 	*progress = n > 0;
@@ -176,13 +204,14 @@ static enum pump_result fill_from(struct flow_dir *d, int src, bool *progress)
 	return PUMP_OK;
 }
 
-static enum pump_result pump(struct flow_dir *d, int src, int dst)
+static enum pump_result pump(struct flow_dir *d, int src, int dst,
+			     uint64_t *relayed, bool pend_is_answer)
 {
 	enum pump_result r = PUMP_OK;
 
 	for (int i = 0; i < PUMP_ROUNDS && r == PUMP_OK; i++) {
 		bool moved = false, filled = false;
-		r = drain_to(d, dst, &moved);
+		r = drain_to(d, dst, &moved, relayed, pend_is_answer);
 		if (r == PUMP_OK)
 			r = fill_from(d, src, &filled);
 		if (!moved && !filled)
@@ -197,8 +226,11 @@ static enum pump_result pump(struct flow_dir *d, int src, int dst)
 
 static void relay_pump(struct conc_flow *f)
 {
-	enum pump_result up = pump(&f->up, f->cfd, f->sfd);
-	enum pump_result down = up ? PUMP_OK : pump(&f->down, f->sfd, f->cfd);
+	struct conc_stats *s = &f->w->stats;
+	enum pump_result up = pump(&f->up, f->cfd, f->sfd, &s->bytes_up, false);
+	enum pump_result down =
+		up ? PUMP_OK
+		   : pump(&f->down, f->sfd, f->cfd, &s->bytes_down, true);
 
 	if (up == PUMP_SRC_RESET || down == PUMP_DST_RESET) {
 		flow_close(f, "client reset", false, true);
@@ -221,7 +253,9 @@ int relay_start(struct conc_flow *f)
 
 	if ((r = open_pipe(&f->up)) < 0 || (r = open_pipe(&f->down)) < 0)
 		return r;
+	flow_opened(f);
 	f->state = FLOW_RELAY;
+	CONC_STAT_INC(&f->w->stats, relaying);
 	f->deadline_ms = 0;
 	f->active_ms = loop_now_ms(f->w->loop);
 	relay_pump(f);
@@ -256,6 +290,7 @@ void flow_finish(struct conc_flow *f, size_t len)
 	resolver_cancel(f->req);
 	f->req = NULL;
 	close_fd(w, &f->sfd, false);
+	flow_opened(f);
 	f->state = FLOW_FINISHING;
 	f->down.pend = f->reply;
 	f->down.pend_len = len;
@@ -320,6 +355,12 @@ void flow_on_io(struct loop *l, int fd, uint32_t events, void *arg)
 	}
 }
 
+static void header_timeout(struct conc_flow *f)
+{
+	CONC_STAT_INC(&f->w->stats, header_timeouts);
+	flow_close(f, "header timeout", false, false);
+}
+
 /* Timeouts: header, connect, idle, linger after an answer. */
 void conc_flow_sweep(struct conc_worker *w, uint64_t now)
 {
@@ -334,11 +375,11 @@ void conc_flow_sweep(struct conc_worker *w, uint64_t now)
 		} else if (f->deadline_ms && now >= f->deadline_ms) {
 			if (f->state == FLOW_CONNECTING || f->state == FLOW_RESOLVING)
 				flow_refuse_timeout(f);
+			else if (f->state <= FLOW_S5_REQUEST)
+				header_timeout(f);
 			else
-				flow_close(f, f->state == FLOW_FINISHING
-						      ? "client did not close"
-						      : "header timeout",
-					   false, false);
+				flow_close(f, "client did not close", false,
+					   false);
 		}
 	}
 }

@@ -36,13 +36,27 @@ static int64_t on_accept_pause(struct loop *l, void *arg)
 }
 
 /* Out of fds: stop accepting for a moment rather than spin on the
- * listener, which stays readable. */
-static void accept_pause(struct conc_worker *w)
+ * listener, which stays readable. Logged once per episode, not at every
+ * retry. */
+static void accept_pause(struct conc_worker *w, int err)
 {
-	log_warnx("worker %u: out of file descriptors, pausing accept", w->idx);
+	if (!w->accept_paused)
+		log_warnx("worker %u: accept: %s; pausing accept, retrying "
+			  "every %d ms",
+			  w->idx, strerror(err), ACCEPT_PAUSE_MS);
+	w->accept_paused = true;
+	CONC_STAT_INC(&w->stats, accept_pauses);
 	loop_mod_fd(w->loop, w->lfd, 0);
 	loop_timer_arm(w->loop, &w->accept_pause, ACCEPT_PAUSE_MS,
 		       on_accept_pause, w);
+}
+
+static void accept_resumed(struct conc_worker *w)
+{
+	if (!w->accept_paused)
+		return;
+	w->accept_paused = false;
+	log_info("worker %u: accepting again", w->idx);
 }
 
 static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg)
@@ -57,9 +71,11 @@ static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg)
 		if (cfd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM)
-				accept_pause(w);
+				accept_pause(w, errno);
 			return;
 		}
+		accept_resumed(w);
+		CONC_STAT_INC(&w->stats, accepted);
 		conc_flow_accept(w, cfd, (struct sockaddr *)&peer, len);
 	}
 }
@@ -223,6 +239,13 @@ void conc_workers_drain(struct conc_daemon *d)
 
 	for (unsigned i = 0; i < d->n_workers; i++)
 		post(&d->workers[i], &m);
+}
+
+void conc_stats_sum(const struct conc_daemon *d, struct conc_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; d->workers && i < d->n_workers; i++)
+		conc_stats_add(out, &d->workers[i].stats);
 }
 
 /* Wait for the workers (after conc_workers_drain) and free them. Safe on

@@ -454,6 +454,14 @@ int convert_put_error(struct convert_builder *b, uint8_t code,
 	return tlv_put_once(b, CONVERT_TLV_ERROR, &code, 1, value, value_len);
 }
 
+int convert_put_auth(struct convert_builder *b, const uint8_t *value,
+		     size_t value_len)
+{
+	if (!value && value_len)
+		return -EINVAL;
+	return tlv_put_once(b, CONVERT_TLV_AUTH, NULL, 0, value, value_len);
+}
+
 int convert_put_tlv(struct convert_builder *b, uint8_t type,
 		    const uint8_t *value, size_t value_len)
 {
@@ -491,4 +499,20 @@ const char *convert_error_name(uint8_t code)
 		if (error_names[i].code == code)
 			return error_names[i].name;
 	return "unknown";
+}
+
+bool convert_tlv_next(const uint8_t *msg, size_t len, size_t *off,
+		      const uint8_t **tlv, size_t *tlv_len)
+{
+	size_t n;
+
+	if (*off + 2 > len)
+		return false;
+	n = msg[*off + 1] * 4u;
+	if (n == 0 || n > len - *off)
+		return false;
+	*tlv = msg + *off;
+	*tlv_len = n;
+	*off += n;
+	return true;
 }

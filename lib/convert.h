@@ -144,6 +144,9 @@ int convert_put_cookie(struct convert_builder *b, const uint8_t *cookie,
 		       size_t len);
 int convert_put_error(struct convert_builder *b, uint8_t code,
 		      const uint8_t *value, size_t value_len);
+/* mptun's Auth TLV (auth.h builds its value), at most one. */
+int convert_put_auth(struct convert_builder *b, const uint8_t *value,
+		     size_t value_len);
 /* Any TLV, for private types and tests. value is padded with zeros. */
 int convert_put_tlv(struct convert_builder *b, uint8_t type,
 		    const uint8_t *value, size_t value_len);
@@ -151,5 +154,13 @@ int convert_put_tlv(struct convert_builder *b, uint8_t type,
 size_t convert_finish(struct convert_builder *b);
 
 const char *convert_error_name(uint8_t code);
+
+/* Walk the TLVs of an encoded message: one convert_decode accepted (len =
+ * the bytes it consumed) or a builder's buf and len. *off starts at
+ * CONVERT_HDR_LEN. Returns true with the whole TLV (type, length, value,
+ * padding) in *tlv and *tlv_len and *off past it; false at the end, or at
+ * a TLV of length 0 or running past len. */
+bool convert_tlv_next(const uint8_t *msg, size_t len, size_t *off,
+		      const uint8_t **tlv, size_t *tlv_len);
 
 #endif

@@ -36,7 +36,7 @@ _Static_assert(sizeof(enum cpe_fail_mode) == sizeof(int),
 #define DEF_OPEN           CPE_OPEN_HOLD
 #define DEF_FAST_WAIT_MS   10
 #define DEF_MAX_PER_HOST 1024
-#define DEF_PENDING_PER_HOST 64
+#define DEF_PENDING_PER_HOST 256
 #define DEF_MAX_FLOWS      4096
 #define DEF_CONNECT_MS     (10 * 1000)
 #define DEF_IDLE_MS        (5 * 60 * 1000)
@@ -65,12 +65,16 @@ _Static_assert(DEF_PATH_ROLE == 0, "paths[].role defaults to zero");
 
 #define OFF(f)  offsetof(struct cpe_config, f)
 #define POFF(f) offsetof(struct cpe_path_config, f)
+#define KOFF(f) offsetof(struct auth_key, f)
 
 static const char need_lan[] =
 	"name the LAN interfaces whose TCP is captured";
 static const char need_conc[] =
 	"the mptun-concentrator to use, e.g. 203.0.113.10:5124";
 static const char need_path_if[] = "the WAN interface of this path";
+static const char auth_socks5[] =
+	"auth needs carrier.protocol: convert (SOCKS5 has no Auth TLV; use "
+	"carrier.socks_user and socks_password)";
 
 /* The kernel's dev_valid_name(), its isspace() counting 0xa0, plus '%':
  * no existing interface has one, as the kernel reads it as a pattern. */
@@ -317,7 +321,30 @@ static bool check_carrier(const void *base, char *why, size_t len)
 			 "protocol: socks5");
 		return false;
 	}
+	if (c->auth.id && c->protocol != CPE_PROTO_CONVERT) {
+		snprintf(why, len, "%s", auth_socks5);
+		return false;
+	}
 	return true;
+}
+
+static bool check_auth_id(const void *base, char *why, size_t len)
+{
+	const struct auth_key *k = base;
+
+	return auth_id_ok(k->id, why, len);
+}
+
+/* Whichever of auth and carrier comes last in the file reports a SOCKS5
+ * carrier (protocol and auth.id are unset before their sections). */
+static bool check_auth(const void *base, char *why, size_t len)
+{
+	const struct cpe_config *c = base;
+
+	if (c->protocol == CPE_PROTO_CONVERT)
+		return auth_secret_ok(&c->auth.key, why, len);
+	snprintf(why, len, "%s", auth_socks5);
+	return false;
 }
 
 /* "/len" after an address: 1..max decimal. */
@@ -505,6 +532,17 @@ static const struct cfg_key carrier_keys[] = {
 	{ 0 },
 };
 
+static const struct cfg_key auth_keys[] = {
+	{ .name = "id", .type = CFG_STRING, .offset = KOFF(id),
+	  .required = true, .min = 1, .max = AUTH_ID_MAX,
+	  .check = check_auth_id },
+	{ .name = "key", .type = CFG_CUSTOM, .offset = KOFF(key),
+	  .custom = auth_cfg_key },
+	{ .name = "key_file", .type = CFG_CUSTOM, .offset = KOFF(key),
+	  .custom = auth_cfg_key_file },
+	{ 0 },
+};
+
 static const struct cfg_key flow_keys[] = {
 	{ .name = "open", .type = CFG_ENUM, .offset = OFF(open_mode),
 	  .names = open_names },
@@ -555,6 +593,8 @@ static const struct cfg_key cpe_keys[] = {
 	{ .name = "log", .type = CFG_MAP, .map = log_keys },
 	{ .name = "user", .type = CFG_STRING, .offset = OFF(user), .min = 1,
 	  .max = 32, .nullable = true },
+	{ .name = "auth", .type = CFG_MAP, .offset = OFF(auth), .map = auth_keys,
+	  .check = check_auth },
 	{ 0 },
 };
 
@@ -633,6 +673,8 @@ static bool validate(const struct cpe_config *c, const char *name, char *err,
 	else if (c->n_paths && !any_active(c))
 		why = "paths: no path has role active: a backup path carries "
 		      "data only while no active path is up";
+	else if (c->auth.id && c->protocol != CPE_PROTO_CONVERT)
+		why = auth_socks5;
 	if (why && err && errlen)
 		snprintf(err, errlen, "%s: %s", name, why);
 	return !why;
@@ -642,6 +684,7 @@ static void cpe_config_free(struct cpe_config *c)
 {
 	if (!c)
 		return;
+	auth_secret_wipe(&c->auth.key);
 	cfg_free(cpe_keys, c);
 	free(c);
 }

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "auth.h"
 
 enum cpe_protocol { CPE_PROTO_CONVERT, CPE_PROTO_SOCKS5 };
 enum cpe_open_mode { CPE_OPEN_HOLD, CPE_OPEN_FAST };
@@ -67,13 +68,17 @@ struct cpe_config {
 	bool fastopen;                 /* carrier.fastopen, default false: when
 					  true the opening rides in the MPTCP SYN */
 
+	/* auth: this CPE's id and key; id NULL (the default): no Auth TLV.
+	 * Needs carrier.protocol convert. */
+	struct auth_key auth;
+
 	/* flow */
 	enum cpe_open_mode open_mode;  /* flow.open: hold|fast */
 	uint32_t fast_wait_ms;         /* flow.fast_wait, default 10ms */
 	uint32_t max_flows;            /* flow.max, default 4096 */
 	uint32_t max_flows_per_host;   /* flow.max_per_host, default 1024: flows of one
 					  LAN address */
-	uint32_t max_pending_per_host; /* flow.max_pending_per_host, default 64: flows
+	uint32_t max_pending_per_host; /* flow.max_pending_per_host, default 256: flows
 					  of one LAN address still opening */
 	uint32_t connect_timeout_ms;   /* flow.connect_timeout, default 10s */
 	uint32_t idle_timeout_ms;      /* flow.idle_timeout, default 5m */

@@ -114,6 +114,13 @@ void sockopt_abort_on_close(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+void sockopt_linger_off(int fd)
+{
+	struct linger lg = { .l_onoff = 0, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 int sockopt_mptcp_client(int family)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,

@@ -28,6 +28,11 @@ int sockopt_connect(const struct sockaddr *dst, socklen_t dst_len,
 		    const struct sockaddr *src, socklen_t src_len);
 int sockopt_so_error(int fd); /* pending error as a positive errno, or 0 */
 void sockopt_abort_on_close(int fd); /* SO_LINGER 0: close sends RST */
+/* SO_LINGER off again: close() ends the connection with a FIN. A relay arms
+ * abort_on_close on its sockets so that if the process dies, the kernel
+ * resets them (a truncated stream must not look complete), and turns it off
+ * before each orderly close. */
+void sockopt_linger_off(int fd);
 /* TCP_NODELAY: a relay forwards what it has at once; Nagle would hold a
  * small relayed write behind the unacknowledged answer for a round trip. */
 void sockopt_nodelay(int fd);

@@ -8,10 +8,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conc.h"
 #include "cli.h"
 #include "log.h"
 #include "loop.h"
+#include "privdrop.h"
 #include "sockopt.h"
 #include "sysctl.h"
 
@@ -27,7 +29,8 @@ struct main_ctx {
 static const struct cli_info cli = {
 	.prog = "mptun-concentrator",
 	.default_config = DEFAULT_CONFIG,
-	.extra_help = "Signals: TERM/INT drain and stop, HUP reloads.\n",
+	.extra_help = "Signals: TERM/INT drain and stop, HUP reloads, USR1 "
+		      "logs the counters.\n",
 };
 
 /* Bit 0x2 of net.ipv4.tcp_fastopen lets the kernel hand SYN data to a
@@ -86,12 +89,24 @@ static void reload(struct main_ctx *m)
 	log_info("reloaded %s", m->config_path);
 }
 
+static void log_counters(const struct conc_daemon *d)
+{
+	struct conc_stats s;
+
+	conc_stats_sum(d, &s);
+	conc_stats_log(&s);
+}
+
 static void on_signal(struct loop *l, int signo, void *arg)
 {
 	struct main_ctx *m = arg;
 
 	if (signo == SIGHUP) {
 		reload(m);
+		return;
+	}
+	if (signo == SIGUSR1) {
+		log_counters(&m->d);
 		return;
 	}
 	if (m->draining)
@@ -114,14 +129,15 @@ static unsigned worker_count(const struct conc_config *c)
 
 static int run(struct main_ctx *m)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	char a[ADDR_STRLEN];
 	struct loop *l;
 	int r;
 
 	/* Block the signals before the workers exist so they inherit it. */
 	if (!(l = loop_new()) ||
-	    loop_add_signals(l, sigs, 3, on_signal, m) < 0)
+	    loop_add_signals(l, sigs, sizeof(sigs) / sizeof(sigs[0]), on_signal,
+			     m) < 0)
 		fatal("event loop");
 	if ((r = conc_limits_init(&m->d.limits)) < 0)
 		fatalx("out of memory");
@@ -130,6 +146,18 @@ static int run(struct main_ctx *m)
 		log_error("cannot start workers: %s", strerror(-r));
 		conc_workers_drain(&m->d);
 		goto out;
+	}
+	/* The listeners are bound: nothing left needs root. The workers
+	 * run already; the id change reaches them too (see privdrop.h). */
+	if (m->d.cfg->user) {
+		char err[256];
+		if (privdrop(m->d.cfg->user, NULL, 0, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			conc_workers_drain(&m->d);
+			r = -EPERM;
+			goto out;
+		}
+		log_info("running as %s without capabilities", m->d.cfg->user);
 	}
 	log_info("listening on %s with %u workers",
 		 addr_str((struct sockaddr *)&m->d.cfg->listen, a, sizeof(a)),
@@ -152,6 +180,10 @@ int main(int argc, char **argv)
 
 	if (!cli_parse(argc, argv, &cli, &o))
 		return 2;
+	if (auth_init() < 0) {
+		fprintf(stderr, "mptun-concentrator: libsodium cannot start\n");
+		return 1;
+	}
 	m.d.cfg = conc_config_load_file(o.config, err, sizeof(err));
 	if (!m.d.cfg) {
 		fprintf(stderr, "mptun-concentrator: %s\n", err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "auth.h"
 #include "cpe.h"
 #include "cli.h"
 #include "log.h"
@@ -197,6 +198,10 @@ int main(int argc, char **argv)
 
 	if (!cli_parse(argc, argv, &cli, &o))
 		return 2;
+	if (auth_init() < 0) {
+		fprintf(stderr, "mptun-cpe: libsodium cannot start\n");
+		return 1;
+	}
 	if (!(m.c.cfg = cpe_config_load_file(o.config, err, sizeof(err)))) {
 		fprintf(stderr, "mptun-cpe: %s\n", err);
 		return 1;

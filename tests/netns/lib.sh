@@ -173,12 +173,14 @@ bg() {
 # ---- the concentrator ----
 # conc_config PORT [key=value...]: prints a config. Keys: clients allow deny
 # users private header connect idle drain flows per_client tfo workers level
-# source4 (quoted address or null).
+# source4 (quoted address or null); optional, left out when empty: pending
+# (limits.pending_per_client), auth (the auth section as a YAML flow
+# mapping, e.g. auth='{required: true, keys: [...]}').
 conc_config() {
 	local port=$1 kv clients='"10.1.0.0/24", "fd00:1::/64"' users='' deny='' \
 		allow='"10.2.0.0/24", "fd00:2::/64"' private=false header=2s connect=2s \
 		idle=60s drain=5s flows=4096 per_client=2048 tfo=set workers=2 level=info \
-		source4='"10.2.0.1"'
+		source4='"10.2.0.1"' pending='' auth='' user=''
 	shift
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
 	cat <<-EOF
@@ -200,9 +202,11 @@ conc_config() {
 	cat <<-EOF
 	  source4: $source4
 	timeouts: {header: $header, connect: $connect, idle: $idle, drain: $drain}
-	limits: {flows: $flows, flows_per_client: $per_client}
+	limits: {flows: $flows, flows_per_client: $per_client${pending:+, pending_per_client: $pending}}
 	log: {level: $level}
 	EOF
+	if [ -n "$auth" ]; then echo "auth: $auth"; fi
+	if [ -n "$user" ]; then echo "user: $user"; fi
 }
 # conc_start NAME PORT CONFIG-TEXT [NS]: start it in $CONC (or NS), wait
 # until it listens. Returns 1 (after a FAIL line) if it does not.

@@ -176,7 +176,8 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # main table, and wan2 with gateway 100.64.2.1 (IPv6: fd64:2::1), both
 # active; paths=none: no paths), role2 (wan2's role), interval timeout
 # failures fail (the health section); user (run as), per_host and
-# pending_host (flow.max_per_host, flow.max_pending_per_host).
+# pending_host (flow.max_per_host, flow.max_pending_per_host), auth (the
+# auth section as a YAML flow mapping, e.g. auth='{id: a, key: "..."}').
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
 # subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
@@ -186,7 +187,7 @@ cpe_config() {
 		conc=$CONC_ADDR:$CONC_PORT proto=convert open=hold fast_wait=10ms \
 		max=4096 connect=10s idle=5m forward=set level=info paths='' \
 		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2 \
-		user='' per_host=1024 pending_host=64
+		user='' per_host=1024 pending_host=256 auth=''
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
 	case $conc in
 	\[*) gw2='"fd64:2::1"' ;;
@@ -230,6 +231,7 @@ cpe_config() {
 	  level: $level
 	EOF
 	[ -n "$user" ] && echo "user: $user"
+	[ -n "$auth" ] && echo "auth: $auth"
 	return 0
 }
 _yaml_get() { # FILE SECTION KEY: a scalar of the generated config

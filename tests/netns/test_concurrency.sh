@@ -101,7 +101,7 @@ asyncio.run(main())
 EOF
 
 topo_up
-conc_start main 5124 "$(conc_config 5124 drain=5s)" || finish
+conc_start main 5124 "$(conc_config 5124 drain=5s pending=1024)" || finish
 srv_echo 7
 # flows_bg LOG N SIZE SLOW HOLD: flows.py in the client ns; pid in $BGPID
 flows_bg() { bg "$CLI" "$1" python3 "$TMP/flows.py" 10.1.0.1 5124 10.2.0.2 7 "$2" "$3" "$4" "$5"; }

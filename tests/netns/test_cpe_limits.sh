@@ -1,5 +1,6 @@
 #!/bin/bash
-# mptun-cpe hardening: per-LAN-host limits (one host cannot take every
+# Hardening: the concentrator runs as nobody without capabilities;
+# mptun-cpe: per-LAN-host limits (one host cannot take every
 # flow; a SYN flood from it costs bounded memory and leaves other hosts
 # served), and running as an unprivileged user with CAP_NET_ADMIN and
 # CAP_NET_RAW only (paths still follow link changes, cleanup still works).
@@ -7,7 +8,18 @@
 
 cpe_topo_up
 daemon_checks "limits and privileges" || finish
-cpe_conc_up || cpe_finish
+cpe_conc_up user=nobody || cpe_finish
+cpid=${CONC_PID[main]}
+for ((i = 0; i < 100; i++)); do
+	grep -q "running as nobody" "${CONC_LOG[main]}" && break
+	sleep 0.05
+done
+check_eq "the concentrator runs as nobody" \
+	"$(awk '/^Uid:/ { print $2, $3, $4, $5 }' /proc/$cpid/status)" "65534 65534 65534 65534"
+check_eq "the concentrator has no capabilities" \
+	"$(awk '/^CapEff:/ { print $2 }' /proc/$cpid/status)" "0000000000000000"
+check_eq "the concentrator's worker threads have none either" \
+	"$(cat /proc/$cpid/task/*/status | awk '/^CapEff:/ { print $2 }' | sort -u)" "0000000000000000"
 # a second LAN host: another address on the LAN namespace's link
 ip -n "$LAN" addr add 192.168.10.3/24 dev eth0
 cpe_start main "$(cpe_config per_host=20 pending_host=8 user=nobody)" || cpe_finish

@@ -112,15 +112,16 @@ for ((i = 0; i < NCL; i++)); do
 	check_range "conc killed: client $i ($k) ends within 15 s of the kill (ms)" "$dt" 0 15000
 	check "conc killed: client $i ($k) got an incomplete body (${b:-?} bytes)" \
 		test "${b:-0}" -lt 20971520
-	# an unframed stream can only see a reset; a clean EOF passes for the end
-	[ "$k" = raw ] && continue
+	# The concentrator arms SO_LINGER 0 on its sockets so that the kernel
+	# resets them when it dies; the HTTP clients see that reset. The raw
+	# stream (socat) still ended with a clean EOF in some runs: reported.
+	if [ "$k" = raw ]; then
+		echo "conc killed: the raw stream client exited ${CL_RC[i]} (0: a clean EOF)"
+		continue
+	fi
 	check "conc killed: client $i ($k) sees an error (exit ${CL_RC[i]}, not 0)" \
 		test "${CL_RC[i]}" != 0
 done
-if [ "${CL_RC[3]}" = 0 ]; then
-	echo "NOTE: the raw stream client exited 0 with a truncated stream: the concentrator's death" \
-		"reached the LAN as a clean FIN, not as a reset"
-fi
 if cpe_wait_log main "path wan1 down" 10 "$from" && cpe_wait_log main "path wan2 down" 10 "$from"; then
 	sleep 0.1
 	pass "conc dead: both paths declared down ($(($(cat "$TMP/down.ms" 2>/dev/null || ms) - t_kill)) ms after the kill)"

@@ -7,8 +7,11 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
+#include "auth.h"
 #include "carrier.h"
 #include "convert.h"
 #include "socks.h"
@@ -39,6 +42,54 @@ static void convert_opening_is_header_and_connect(void **state)
 	assert_int_equal(m.connect_port, 8080);
 	assert_true(IN6_IS_ADDR_V4MAPPED(&m.connect_addr));
 	assert_memory_equal(&m.connect_addr.s6_addr[12], "\xcb\x00\x71\x0a", 4);
+}
+
+/* With auth: header, Connect, then an Auth TLV that the concentrator's
+ * verifier accepts, with a fresh nonce per opening. */
+static void convert_opening_with_auth(void **state)
+{
+	struct cpe_config c = { .protocol = CPE_PROTO_CONVERT,
+				.auth = { .id = "cpe-0001" } };
+	struct auth_key k = { .id = "cpe-0001" };
+	struct auth_policy p = { .required = true, .window_ms = 30000,
+				 .keys = &k, .n_keys = 1 };
+	struct auth_replay *r = auth_replay_new(16);
+	struct sockaddr_storage d = dst("[2001:db8::7]:443");
+	uint8_t out[CARRIER_OPENING_MAX], out2[CARRIER_OPENING_MAX];
+	static struct convert_msg m;
+	struct convert_fault f;
+	char who[AUTH_ID_STRLEN];
+	size_t used;
+	int n, n2;
+
+	for (int i = 0; i < AUTH_KEY_LEN; i++)
+		c.auth.key.bytes[i] = k.key.bytes[i] = (uint8_t)(7 * i + 1);
+	n = carrier_opening(&c, (struct sockaddr *)&d, out, sizeof(out));
+	assert_int_equal(n, 24 + 68);
+	assert_int_equal(convert_decode(out, (size_t)n, &m, &used, &f), CONVERT_OK);
+	assert_int_equal(used, (size_t)n);
+	assert_int_equal(m.present, CONVERT_HAS_CONNECT | CONVERT_HAS_AUTH);
+	assert_int_equal(m.connect_port, 443);
+	assert_int_equal(out[24], CONVERT_TLV_AUTH);
+	assert_int_equal(auth_verify(&p, r, out, used, (int64_t)time(NULL), who,
+				     sizeof(who)), AUTH_OK);
+	assert_string_equal(who, "cpe-0001");
+	assert_int_equal(auth_verify(&p, r, out, used, (int64_t)time(NULL), who,
+				     sizeof(who)), AUTH_REPLAY);
+	n2 = carrier_opening(&c, (struct sockaddr *)&d, out2, sizeof(out2));
+	assert_int_equal(n2, n);
+	assert_memory_not_equal(out + 24 + 17, out2 + 24 + 17, AUTH_NONCE_LEN);
+	assert_int_equal(auth_verify(&p, r, out2, (size_t)n2, (int64_t)time(NULL),
+				     who, sizeof(who)), AUTH_OK);
+	/* another CPE's key does not make it */
+	k.key.bytes[0] ^= 1;
+	n = carrier_opening(&c, (struct sockaddr *)&d, out, sizeof(out));
+	assert_int_equal(auth_verify(&p, r, out, (size_t)n, (int64_t)time(NULL),
+				     who, sizeof(who)), AUTH_BAD_MAC);
+	/* too small a buffer */
+	assert_int_equal(carrier_opening(&c, (struct sockaddr *)&d, out, 91),
+			 -ENOSPC);
+	auth_replay_free(r);
 }
 
 static void socks5_opening_parses_as_three_messages(void **state)
@@ -156,9 +207,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(convert_opening_is_header_and_connect),
+		cmocka_unit_test(convert_opening_with_auth),
 		cmocka_unit_test(socks5_opening_parses_as_three_messages),
 		cmocka_unit_test(convert_answers),
 		cmocka_unit_test(socks5_answers),
 	};
+	if (auth_init() < 0)
+		return 1;
 	return cmocka_run_group_tests_name("carrier", tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cfgparse.h"
 #include "conc_config.h"
@@ -172,6 +174,11 @@ static void test_defaults(void **state)
 	assert_int_equal(c->max_flows, 65536);
 	assert_int_equal(c->max_flows_per_client, 4096);
 	assert_int_equal(c->log_level, LOG_INFO);
+	assert_false(c->auth.required);
+	assert_int_equal(c->auth.window_ms, 30000);
+	assert_int_equal(c->auth.replay_cache, 65536);
+	assert_int_equal(c->auth.n_keys, 0);
+	assert_null(c->auth.keys);
 	conc_config_unref(c);
 }
 
@@ -505,6 +512,221 @@ static void test_socks_user_shape(void **state)
 		     "t.yaml:6:7: socks.users[0]: unknown key \"pass\"");
 }
 
+/* ---- auth ---- */
+
+#define KEY_HEX "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define KEY_B64 "oKGio6SlpqeoqaqrrK2ur7CxsrO0tba3uLm6u7y9vr8="  /* a0..bf */
+#define NO_SOCKS "socks: {enabled: false}\n"
+
+/* A key file with the given text and mode; its path in path. */
+static void key_file(char *path, const char *text, mode_t mode)
+{
+	int fd;
+
+	strcpy(path, "/tmp/mptun-test-key.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_auth_full(void **state)
+{
+	char path[64], yaml[1024];
+	struct conc_config *c;
+
+	key_file(path, "  " KEY_B64 "\n", 0600);
+	snprintf(yaml, sizeof(yaml), CLIENTS NO_SOCKS
+		 "auth:\n"
+		 "  required: true\n"
+		 "  window: 1m\n"
+		 "  replay_cache: 1000\n"
+		 "  keys:\n"
+		 "    - {id: cpe-0002, key_file: \"%s\"}\n"
+		 "    - id: cpe-0001\n"
+		 "      key: \"" KEY_HEX "\"\n"
+		 "    - {id: a, key: " KEY_B64 "}\n",
+		 path);
+	c = load_ok(yaml);
+	unlink(path);
+	assert_true(c->auth.required);
+	assert_int_equal(c->auth.window_ms, 60000);
+	assert_int_equal(c->auth.replay_cache, 1000);
+	assert_int_equal(c->auth.n_keys, 3);
+	/* sorted by id for the lookup */
+	assert_string_equal(c->auth.keys[0].id, "a");
+	assert_string_equal(c->auth.keys[1].id, "cpe-0001");
+	assert_string_equal(c->auth.keys[2].id, "cpe-0002");
+	for (int i = 0; i < AUTH_KEY_LEN; i++) {
+		assert_int_equal(c->auth.keys[0].key.bytes[i], 0xa0 + i);
+		assert_int_equal(c->auth.keys[1].key.bytes[i], i);
+		assert_int_equal(c->auth.keys[2].key.bytes[i], 0xa0 + i);
+	}
+	assert_int_equal(c->auth.keys[1].key.from, AUTH_FROM_TEXT);
+	assert_int_equal(c->auth.keys[2].key.from, AUTH_FROM_FILE);
+	conc_config_unref(c);
+	/* not required: keys optional; SOCKS may stay open */
+	c = load_ok(CLIENTS "auth: {required: false}\n");
+	assert_int_equal(c->auth.n_keys, 0);
+	conc_config_unref(c);
+	c = load_ok(CLIENTS "auth:\n");
+	conc_config_unref(c);
+}
+
+/* The text of a refused key never appears in the message. */
+static void expect_key_error(const char *key, const char *want)
+{
+	char yaml[512], err[ERRLEN] = "";
+	struct conc_config *c;
+
+	snprintf(yaml, sizeof(yaml), CLIENTS "auth:\n  keys:\n"
+		 "    - {id: cpe-0001, key: \"%s\"}\n", key);
+	c = load(yaml, err);
+	if (c) {
+		conc_config_unref(c);
+		fail_msg("accepted key '%s'", key);
+	}
+	if (!strstr(err, want))
+		fail_msg("got '%s'\nwithout '%s'", err, want);
+	if (strlen(key) > 8 && strstr(err, key))
+		fail_msg("the key is in the message: %s", err);
+}
+
+static void test_auth_key_bad(void **state)
+{
+	expect_key_error(KEY_HEX "0", "t.yaml:5:27: auth.keys[0].key: expected "
+			 "a 32-byte key as 64 hex digits or 44 base64 "
+			 "characters (openssl rand -hex 32), got 65 characters");
+	expect_key_error("0102", "got 4 characters");
+	expect_key_error("zz02030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+			 "64 hex digits");
+	expect_key_error("oKGio6SlpqeoqaqrrK2ur7CxsrO0tba3uLm6u7y9vr8", "got 43");
+	expect_key_error("oKGio6SlpqeoqaqrrK2ur7CxsrO0tba3uLm6u7y9vr!=", "base64");
+	expect_key_error("0000000000000000000000000000000000000000000000000000000000000000",
+			 "a key of zeros is no secret");
+	expect_key_error("", "got 0 characters");
+	expect_error_has(CLIENTS "auth: {keys: [{id: a, key: [1]}]}\n",
+			 "auth.keys[0].key: expected a scalar");
+}
+
+static void test_auth_key_source(void **state)
+{
+	expect_error(CLIENTS "auth:\n  keys:\n    - {id: cpe-0001}\n",
+		     "t.yaml:5:7: auth.keys[0]: one of key or key_file is "
+		     "required");
+	expect_error(CLIENTS "auth:\n  keys:\n"
+			     "    - {id: a, key: " KEY_HEX ", key_file: /x}\n",
+		     "t.yaml:5:96: auth.keys[0].key_file: key and key_file "
+		     "exclude each other");
+	expect_error_has(CLIENTS "auth:\n  keys:\n"
+				 "    - {key_file: /x, key: " KEY_HEX ", id: a}\n",
+			 "auth.keys[0].key_file: /x: No such file");
+	expect_error(CLIENTS "auth:\n  keys:\n    - {key: " KEY_HEX "}\n",
+		     "t.yaml:5:7: auth.keys[0].id: missing required key");
+}
+
+static void test_auth_key_file_bad(void **state)
+{
+	char path[64], yaml[512], want[128];
+
+	expect_error_has(CLIENTS "auth: {keys: [{id: a, key_file: "
+				 "/nonexistent/k}]}\n",
+			 "auth.keys[0].key_file: /nonexistent/k: No such file "
+			 "or directory");
+	expect_error_has(CLIENTS "auth: {keys: [{id: a, key_file: /tmp}]}\n",
+			 "/tmp: not a regular file");
+	expect_error_has(CLIENTS "auth: {keys: [{id: a, key_file: \"\"}]}\n",
+			 "auth.keys[0].key_file: an empty path");
+	key_file(path, KEY_HEX "\n", 0644);
+	snprintf(yaml, sizeof(yaml),
+		 CLIENTS "auth: {keys: [{id: a, key_file: %s}]}\n", path);
+	snprintf(want, sizeof(want), "%s: readable or writable by every "
+		 "user: chmod o-rw", path);
+	expect_error_has(yaml, want);
+	unlink(path);
+	key_file(path, "not a key\n", 0600);
+	snprintf(yaml, sizeof(yaml),
+		 CLIENTS "auth: {keys: [{id: a, key_file: %s}]}\n", path);
+	expect_error_has(yaml, "got 9 characters");
+	unlink(path);
+	key_file(path, KEY_HEX KEY_HEX KEY_HEX KEY_HEX "\n", 0600);
+	snprintf(yaml, sizeof(yaml),
+		 CLIENTS "auth: {keys: [{id: a, key_file: %s}]}\n", path);
+	expect_error_has(yaml, "more than 256 bytes");
+	unlink(path);
+}
+
+static void test_auth_ids(void **state)
+{
+	char yaml[512], id[80];
+
+	expect_error(CLIENTS "auth:\n  keys:\n"
+			     "    - {id: cpe-0001, key: " KEY_HEX "}\n"
+			     "    - {id: cpe-0002, key: " KEY_HEX "}\n"
+			     "    - {id: cpe-0001, key: " KEY_B64 "}\n",
+		     "t.yaml:7:7: auth.keys[2]: duplicate id, also "
+		     "auth.keys[0]");
+	expect_error_has(CLIENTS "auth: {keys: [{id: \"cpe 1\", key: "
+				 KEY_HEX "}]}\n",
+			 "auth.keys[0].id: an id is printable ASCII without "
+			 "spaces");
+	expect_error_has(CLIENTS "auth: {keys: [{id: \"\", key: " KEY_HEX "}]}\n",
+			 "auth.keys[0].id: length 0 out of range (1..64 bytes)");
+	memset(id, 'x', 65);
+	id[65] = '\0';
+	snprintf(yaml, sizeof(yaml),
+		 CLIENTS "auth: {keys: [{id: %s, key: " KEY_HEX "}]}\n", id);
+	expect_error_has(yaml, "length 65 out of range (1..64 bytes)");
+	id[64] = '\0';
+	snprintf(yaml, sizeof(yaml),
+		 CLIENTS "auth: {keys: [{id: %s, key: " KEY_HEX "}]}\n", id);
+	conc_config_unref(load_ok(yaml));
+}
+
+static void test_auth_policy_errors(void **state)
+{
+	expect_error(CLIENTS NO_SOCKS "auth: {required: true}\n",
+		     "t.yaml:4:7: auth: required needs at least one entry in "
+		     "keys");
+	expect_error(CLIENTS NO_SOCKS "auth: {required: true, keys: []}\n",
+		     "t.yaml:4:7: auth: required needs at least one entry in "
+		     "keys");
+	expect_error_has(CLIENTS "auth: {window: 1500ms}\n",
+			 "auth.window: whole seconds");
+	expect_error_has(CLIENTS "auth: {window: 0s}\n",
+			 "auth.window: out of range");
+	expect_error_has(CLIENTS "auth: {window: 2h}\n",
+			 "auth.window: out of range");
+	expect_error_has(CLIENTS "auth: {replay_cache: 0}\n",
+			 "auth.replay_cache: out of range");
+	expect_error_has(CLIENTS "auth: {replay_cache: 4194305}\n",
+			 "auth.replay_cache: out of range");
+	expect_error_has(CLIENTS "auth: {require: true}\n",
+			 "auth: unknown key \"require\"");
+}
+
+/* SOCKS has no Auth TLV: with auth.required it must be off, or ask for a
+ * password; the order of the sections does not matter. */
+static void test_auth_required_socks(void **state)
+{
+	const char *auth = "auth: {required: true, keys: [{id: a, key: "
+			   KEY_HEX "}]}\n";
+	char yaml[512];
+
+	snprintf(yaml, sizeof(yaml), CLIENTS "%s", auth);
+	expect_error(yaml, "t.yaml: auth.required: SOCKS has no Auth TLV; set "
+			   "socks.enabled: false, or socks.users to make SOCKS5 "
+			   "clients give a username and password");
+	snprintf(yaml, sizeof(yaml), CLIENTS "%s" NO_SOCKS, auth);
+	conc_config_unref(load_ok(yaml));
+	snprintf(yaml, sizeof(yaml), CLIENTS NO_SOCKS "%s", auth);
+	conc_config_unref(load_ok(yaml));
+	snprintf(yaml, sizeof(yaml),
+		 CLIENTS "%ssocks: {users: [{user: u, password: p}]}\n", auth);
+	conc_config_unref(load_ok(yaml));
+}
+
 static void test_empty(void **state)
 {
 	expect_error("", "t.yaml: empty configuration");
@@ -746,6 +968,13 @@ int main(void)
 		cmocka_unit_test(test_socks_user_lengths),
 		cmocka_unit_test(test_socks_user_duplicate),
 		cmocka_unit_test(test_socks_user_shape),
+		cmocka_unit_test(test_auth_full),
+		cmocka_unit_test(test_auth_key_bad),
+		cmocka_unit_test(test_auth_key_source),
+		cmocka_unit_test(test_auth_key_file_bad),
+		cmocka_unit_test(test_auth_ids),
+		cmocka_unit_test(test_auth_policy_errors),
+		cmocka_unit_test(test_auth_required_socks),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_not_a_mapping),
 		cmocka_unit_test(test_syntax_error),

@@ -333,6 +333,61 @@ static void test_private_tlvs_round_trip(void **state)
 	assert_memory_equal(c->msg.source, source, 6);
 }
 
+static void test_put_auth(void **state)
+{
+	struct convert_builder *b = builder_new();
+	static const uint8_t v[66] = { 1, 5, 'c', 'p', 'e', '-', 'a' };
+	struct ctx *c;
+
+	assert_int_equal(convert_put_connect(b, &addr6, 80, NULL, 0), 0);
+	assert_int_equal(convert_put_auth(b, NULL, 1), -EINVAL);
+	assert_int_equal(convert_put_auth(b, v, sizeof(v)), 0);
+	assert_int_equal(b->len, 4 + 20 + 68); /* padded to a multiple of 4 */
+	assert_int_equal(b->buf[24], CONVERT_TLV_AUTH);
+	assert_int_equal(b->buf[25], 17);
+	assert_memory_equal(b->buf + 26, v, sizeof(v));
+	assert_int_equal(convert_put_auth(b, v, sizeof(v)), -EINVAL);
+	assert_int_equal(b->len, 4 + 20 + 68);
+	c = round_trip(b);
+	assert_int_equal(c->msg.present, CONVERT_HAS_CONNECT | CONVERT_HAS_AUTH);
+	assert_int_equal(c->msg.auth_len, 66);
+	assert_memory_equal(c->msg.auth, v, 66);
+}
+
+/* The walker sees each TLV whole, as on the wire, and stops at the end or
+ * at framing it cannot follow. */
+static void test_tlv_next(void **state)
+{
+	struct convert_builder *b = builder_new();
+	static const uint8_t cookie[] = { 7, 7, 7 };
+	const uint8_t *tlv;
+	size_t off = CONVERT_HDR_LEN, len, n;
+
+	assert_int_equal(convert_put_connect(b, &addr6, 80, NULL, 0), 0);
+	assert_int_equal(convert_put_cookie(b, cookie, 3), 0);
+	assert_int_equal(convert_put_info(b), 0);
+	n = convert_finish(b);
+	assert_true(convert_tlv_next(b->buf, n, &off, &tlv, &len));
+	assert_ptr_equal(tlv, b->buf + 4);
+	assert_int_equal(len, 20);
+	assert_true(convert_tlv_next(b->buf, n, &off, &tlv, &len));
+	assert_int_equal(tlv[0], CONVERT_TLV_COOKIE);
+	assert_int_equal(len, 8); /* 2 + 2 zero + 3, padded */
+	assert_true(convert_tlv_next(b->buf, n, &off, &tlv, &len));
+	assert_int_equal(tlv[0], CONVERT_TLV_INFO);
+	assert_int_equal(off, n);
+	assert_false(convert_tlv_next(b->buf, n, &off, &tlv, &len));
+	/* a TLV running past len, a length of 0, a lone type byte */
+	off = CONVERT_HDR_LEN;
+	assert_false(convert_tlv_next(b->buf, 23, &off, &tlv, &len));
+	assert_int_equal(off, CONVERT_HDR_LEN);
+	b->buf[5] = 0;
+	assert_false(convert_tlv_next(b->buf, n, &off, &tlv, &len));
+	assert_false(convert_tlv_next(b->buf, 5, &off, &tlv, &len));
+	off = n;
+	assert_false(convert_tlv_next(b->buf, n, &off, &tlv, &len));
+}
+
 static void test_all_tlvs_with_user_data(void **state)
 {
 	struct convert_builder *b = builder_new();
@@ -733,6 +788,8 @@ int main(void)
 		cmocka_unit_test(test_cookie_round_trip),
 		cmocka_unit_test(test_error_round_trip),
 		cmocka_unit_test(test_private_tlvs_round_trip),
+		cmocka_unit_test(test_put_auth),
+		cmocka_unit_test(test_tlv_next),
 		cmocka_unit_test(test_all_tlvs_with_user_data),
 		cmocka_unit_test(test_builder_overflow),
 		cmocka_unit_test(test_builder_huge_length),

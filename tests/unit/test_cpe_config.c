@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cpe_config.h"
 #include "log.h"
@@ -189,6 +191,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->health_timeout_ms, 1000);
 	assert_int_equal(c->health_failures, 3);
 	assert_int_equal(c->fail_mode, CPE_FAIL_OPEN);
+	assert_null(c->auth.id);
 	cpe_config_unref(c);
 }
 
@@ -526,6 +529,65 @@ static void test_carrier(void **state)
 	assert_int_equal(c->protocol, CPE_PROTO_SOCKS5);
 	assert_null(c->socks_user);
 	cpe_config_unref(c);
+}
+
+#define KEY_HEX "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+static void test_auth(void **state)
+{
+	char path[64] = "/tmp/mptun-test-key.XXXXXX", yaml[512];
+	struct cpe_config *c;
+	int fd;
+
+	c = load_ok(REQ "auth:\n  id: cpe-0001\n  key: \"" KEY_HEX "\"\n");
+	assert_string_equal(c->auth.id, "cpe-0001");
+	for (int i = 0; i < AUTH_KEY_LEN; i++)
+		assert_int_equal(c->auth.key.bytes[i], i);
+	cpe_config_unref(c);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, KEY_HEX "\n", 65), 65);
+	close(fd);
+	snprintf(yaml, sizeof(yaml), REQ "auth: {id: a, key_file: %s}\n", path);
+	c = load_ok(yaml);
+	assert_int_equal(c->auth.key.bytes[31], 31);
+	assert_int_equal(c->auth.key.from, AUTH_FROM_FILE);
+	cpe_config_unref(c);
+	chmod(path, 0604);
+	expect_error(yaml, "t.yaml:5:25: auth.key_file: /tmp/mptun-test-key.");
+	unlink(path);
+
+	expect_error(REQ "auth:\n  id: cpe-0001\n",
+		     "t.yaml:6:3: auth: one of key or key_file is required");
+	expect_error(REQ "auth:\n  key: " KEY_HEX "\n",
+		     "t.yaml:6:3: auth.id: missing required key");
+	expect_error(REQ "auth:\n  id: \"a b\"\n  key: " KEY_HEX "\n",
+		     "t.yaml:6:7: auth.id: an id is printable ASCII without "
+		     "spaces");
+	expect_error(REQ "auth:\n  id: a\n  key: 0011\n",
+		     "t.yaml:7:8: auth.key: expected a 32-byte key as 64 hex "
+		     "digits or 44 base64 characters (openssl rand -hex 32), "
+		     "got 4 characters");
+	expect_error(REQ "auth:\n  id: a\n  key: " KEY_HEX "\n  key_file: /k\n",
+		     "t.yaml:8:13: auth.key_file: key and key_file exclude each "
+		     "other");
+}
+
+/* SOCKS5 has no Auth TLV: refused in either order of the sections. */
+static void test_auth_socks5(void **state)
+{
+	expect_error(REQ "carrier: {protocol: socks5}\n"
+			 "auth: {id: a, key: " KEY_HEX "}\n",
+		     "t.yaml:6:7: auth: auth needs carrier.protocol: convert "
+		     "(SOCKS5 has no Auth TLV; use carrier.socks_user and "
+		     "socks_password)");
+	expect_error(REQ "auth: {id: a, key: " KEY_HEX "}\n"
+			 "carrier: {protocol: socks5}\n",
+		     "t.yaml:6:10: carrier: auth needs carrier.protocol: "
+		     "convert");
+	cpe_config_unref(load_ok(REQ "carrier: {protocol: convert}\n"
+				     "auth: {id: a, key: " KEY_HEX "}\n"));
 }
 
 static void test_flow_open(void **state)
@@ -892,6 +954,8 @@ int main(void)
 		cmocka_unit_test(test_routing_range),
 		cmocka_unit_test(test_concentrator_address),
 		cmocka_unit_test(test_carrier),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_auth_socks5),
 		cmocka_unit_test(test_flow_open),
 		cmocka_unit_test(test_fast_wait_range),
 		cmocka_unit_test(test_flow_max_and_timeouts),
