@@ -102,6 +102,35 @@ $(FUZZ_BUILD)/%.o: %.c $(HEADERS)
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
+# fuzz_cpe_packets: the CPE's packet path over lwIP, all built with clang.
+# LWIP_TESTMODE lets it remove lwIP's cyclic timers (each input tears its
+# stack down). loop.c, sys_arch.c and cpe_flow.c are built once more with
+# the clock, the randomness and the concentrator's socket renamed to the
+# target's, so that every timer runs on the fuzzer's time, each input
+# replays the same way and an input can play the concentrator; linked
+# before liblwip.a, that sys_arch.o is the one used.
+FUZZ_LWIP_FLAGS = $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -DLWIP_TESTMODE=1
+FUZZ_FAKE := -Dclock_gettime=fuzz_clock_gettime -Dgetrandom=fuzz_getrandom \
+	-Dsockopt_mptcp_client=fuzz_mptcp_client -Dconnect=fuzz_connect
+FUZZ_FAKE_OBJ := $(FUZZ_BUILD)/fake/lib/loop.o \
+	$(FUZZ_BUILD)/fake/lwip-port/sys_arch.o $(FUZZ_BUILD)/fake/lwip-port/cpe_flow.o
+FUZZ_CPE_OBJ := $(FUZZ_FAKE_OBJ) $(FUZZ_BUILD)/lwip-port/stack.o \
+	$(filter-out $(FUZZ_BUILD)/lib/loop.o,$(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)) \
+	$(FUZZ_BUILD)/liblwip.a
+
+$(eval $(call lwip_rules,$(FUZZ_BUILD),CLANG,FUZZ_LWIP_FLAGS))
+
+$(FUZZ_BUILD)/lwip-port/stack.o: lwip-port/stack.c $(HEADERS) $(LWIP_PORT_H) | $(LWIP_STAMP)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_LWIP_FLAGS) $(LWIP_INC) -c -o $@ $<
+
+$(FUZZ_FAKE_OBJ): $(FUZZ_BUILD)/fake/%.o: %.c $(HEADERS) $(LWIP_PORT_H) | $(LWIP_STAMP)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_LWIP_FLAGS) $(FUZZ_FAKE) $(LWIP_INC) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_cpe_packets: tests/fuzz/fuzz_cpe_packets.c $(FUZZ_CPE_OBJ)
+	$(CLANG) $(FUZZ_LWIP_FLAGS) $(LWIP_INC) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
 fuzz: $(FUZZ)
 
 # Run every fuzz target for FUZZ_SECONDS over its seed corpus.
