@@ -596,7 +596,12 @@ static void flow_connect(struct conc_flow *f)
 		return;
 	}
 	f->sfd = fd;
-	sockopt_abort_on_close(fd); /* as the client's: a crash resets */
+	/* If this process dies, the kernel resets the server's connection, so
+	 * a truncated upload does not look complete; orderly closes turn it
+	 * off. Not on the client's MPTCP socket: a reset lost on the way there
+	 * is never repeated, the CPE's flow would hang, while the FIN the
+	 * kernel sends instead is retransmitted until it arrives. */
+	sockopt_abort_on_close(fd);
 	f->state = FLOW_CONNECTING;
 	flow_set_events(f, f->cfd, 0);
 	if ((r = loop_add_fd(f->w->loop, fd, EPOLLOUT, flow_on_io, f)) < 0) {
@@ -673,7 +678,6 @@ void conc_flow_accept(struct conc_worker *w, int fd,
 		return;
 	}
 	sockopt_nodelay(fd);
-	sockopt_abort_on_close(fd); /* a crash resets; orderly closes turn it off */
 	f->w = w;
 	f->id = __atomic_fetch_add(&w->d->next_flow_id, 1, __ATOMIC_RELAXED);
 	f->cfd = fd;

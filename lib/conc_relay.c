@@ -27,8 +27,10 @@ static void close_fd(struct conc_worker *w, int *fd, bool abort)
 	if (*fd < 0)
 		return;
 	loop_del_fd(w->loop, *fd);
-	if (!abort)
-		sockopt_linger_off(*fd); /* armed at accept/connect: see sockopt.h */
+	if (abort)
+		sockopt_abort_on_close(*fd);
+	else
+		sockopt_linger_off(*fd); /* armed at connect: see sockopt.h */
 	close(*fd);
 	*fd = -1;
 }

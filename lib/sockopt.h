@@ -28,16 +28,18 @@ int sockopt_connect(const struct sockaddr *dst, socklen_t dst_len,
 		    const struct sockaddr *src, socklen_t src_len);
 int sockopt_so_error(int fd); /* pending error as a positive errno, or 0 */
 void sockopt_abort_on_close(int fd); /* SO_LINGER 0: close sends RST */
-/* SO_LINGER off again: close() ends the connection with a FIN. A relay arms
- * abort_on_close on its sockets so that if the process dies, the kernel
- * resets them (a truncated stream must not look complete), and turns it off
- * before each orderly close. */
+/* SO_LINGER off again: close() ends the connection with a FIN. The
+ * concentrator arms abort_on_close on its server sockets so that if the
+ * process dies, the kernel resets them (a truncated upload must not look
+ * complete), and turns it off before each orderly close. */
 void sockopt_linger_off(int fd);
 /* TCP_NODELAY: a relay forwards what it has at once; Nagle would hold a
  * small relayed write behind the unacknowledged answer for a round trip. */
 void sockopt_nodelay(int fd);
-/* A non-blocking MPTCP client socket with TCP_NODELAY and
- * TCP_FASTOPEN_NO_COOKIE, ready for sendto(MSG_FASTOPEN). fd or -errno. */
+#define SOCKOPT_KEEPIDLE_S 20
+/* A non-blocking MPTCP client socket with TCP_NODELAY,
+ * TCP_FASTOPEN_NO_COOKIE and keepalive (SOCKOPT_KEEPIDLE_S idle, then every
+ * 5 s, 3 probes), ready for sendto(MSG_FASTOPEN). fd or -errno. */
 int sockopt_mptcp_client(int family);
 /* Bind a client socket to a source address (port 0, picked at connect()
  * with IP_BIND_ADDRESS_NO_PORT). 0 or -errno. */

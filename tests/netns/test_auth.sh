@@ -156,10 +156,10 @@ for i in 1 2 3 4 5 6; do
 done
 check "replays: logged" log_has 'Not Authorized.*cpe-good": replayed nonce'
 log_mark
-raw "stale timestamp (now - 31 s)" 3 "$(sign "$K_GOOD" cpe-good $(($(now) - 31)) "$S4" 8080)" \
+raw "stale timestamp (now - 35 s)" 3 "$(sign "$K_GOOD" cpe-good $(($(now) - 35)) "$S4" 8080)" \
 	'convert error 32'
 check "stale timestamp: logged" log_has 'cpe-good": stale timestamp'
-raw "future timestamp (now + 31 s)" 3 "$(sign "$K_GOOD" cpe-good $(($(now) + 31)) "$S4" 8080)" \
+raw "future timestamp (now + 35 s)" 3 "$(sign "$K_GOOD" cpe-good $(($(now) + 35)) "$S4" 8080)" \
 	'convert error 32'
 raw "timestamp 20 s old, within the window" 0 \
 	"$(sign "$K_GOOD" cpe-good $(($(now) - 20)) "$S4" 8080)"
