@@ -778,6 +778,47 @@ static void expect_drop(struct flownat *nat, uint8_t *b, size_t len,
 	assert_int_equal(flownat_count(nat), 0);
 }
 
+/* An option running past the TCP header never reaches lwIP (2.1.3 reads
+ * past the header for a last option without its length byte); good
+ * options, NOPs and an end-of-options byte followed by junk do. */
+static void test_tcp_options_checked(void **state)
+{
+	struct flownat *nat = nat_new(8);
+	const struct flownat_counters *c = flownat_counters(nat);
+	static const uint8_t bad[][8] = {
+		{ 1, 1, 1, 1, 1, 1, 1, 0xfe }, /* kind with no length byte */
+		{ 2, 4, 5, 0xb4, 8, 12 },     /* length past the header */
+		{ 2, 0 },                     /* length 0 */
+		{ 2, 1 },                     /* length 1 */
+	};
+	static const uint8_t good[][8] = {
+		{ 2, 4, 5, 0xb4, 1, 1, 1, 0 },  /* MSS, NOPs, EOL */
+		{ 0, 0xfe, 0xff, 7 },           /* EOL, then anything */
+		{ 3, 3, 7, 1 },                 /* window scale, NOP */
+	};
+	struct spec s = spec("10.0.0.1", "10.0.0.9", 1000, 80, SYN);
+	uint8_t b[PKT_MAX];
+	size_t len, hl;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s.tcp_opts = 8, s.sport = (uint16_t)(1000 + i);
+		len = build(b, &s);
+		hl = ip_hl(b);
+		memcpy(b + hl + 20, bad[i], 8);
+		fix_csums(b);
+		expect_drop(nat, b, len, &c->drop_bad_length, false);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		s.tcp_opts = 8, s.sport = (uint16_t)(2000 + i);
+		len = build(b, &s);
+		hl = ip_hl(b);
+		memcpy(b + hl + 20, good[i], 8);
+		fix_csums(b);
+		assert_int_equal(in(nat, b, len, NULL), FLOWNAT_NEW);
+	}
+	flownat_free(nat);
+}
+
 static void test_lying_ip_lengths_v4(void **state)
 {
 	struct flownat *nat = nat_new(4);
@@ -1635,6 +1676,7 @@ int main(void)
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_make_rst_v4),
 		cmocka_unit_test(test_make_rst_stray),
+		cmocka_unit_test(test_tcp_options_checked),
 		cmocka_unit_test(test_make_rst_v6),
 		cmocka_unit_test(test_make_rst_syn_with_data),
 		cmocka_unit_test(test_builders_reject),
