@@ -759,6 +759,15 @@ static void on_new_flow(void *arg, struct flownat_entry *e, const uint8_t *syn,
 	}
 }
 
+static int64_t on_relay_start(struct loop *l, void *arg)
+{
+	struct cpe_flow *f = arg;
+
+	if (f->state == CF_RELAY)
+		relay(f);
+	return LOOP_TIMER_STOP;
+}
+
 static int on_accept(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e)
 {
 	struct cpe_flow *f = e->owner;
@@ -781,8 +790,12 @@ static int on_accept(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e)
 	}
 	f->state = CF_RELAY;
 	flow_opened(f);
-	relay(f);
-	return f->pcb_aborted ? -1 : 0;
+	/* Not from inside lwIP's accept: the handshake's ACK may carry a FIN,
+	 * and lwIP sets CLOSE_WAIT after this callback, over the FIN_WAIT_1 of
+	 * a tcp_shutdown() done here; a second FIN followed (found by
+	 * fuzz_cpe_packets). The relay starts on the loop's next round. */
+	loop_timer_arm(f->cpe->loop, &f->fast_timer, 0, on_relay_start, f);
+	return 0;
 }
 
 /* Timeouts. */
@@ -822,10 +835,33 @@ static int64_t on_sweep(struct loop *l, void *arg)
 	return 250;
 }
 
+/* What lwIP expects next from the client: its pcb's rcv_nxt, or before
+ * lwIP has handed the pcb over (the handshake), the LAN SYN's seq + 1. */
+static bool flow_rcv_nxt(void *arg, struct flownat_entry *e, uint32_t *seq)
+{
+	struct cpe_flow *f = e->owner;
+	const uint8_t *t;
+
+	if (!f)
+		return false;
+	if (f->pcb) {
+		*seq = f->pcb->rcv_nxt;
+		return true;
+	}
+	if (!f->syn || f->syn_len < 40)
+		return false;
+	t = f->syn + ((f->syn[0] >> 4) == 4 ? (f->syn[0] & 0x0fu) * 4u : 40u);
+	if (t + 8 > f->syn + f->syn_len)
+		return false;
+	*seq = ((uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 | (uint32_t)t[6] << 8 | t[7]) + 1;
+	return true;
+}
+
 int cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
 {
 	hooks->new_flow = on_new_flow;
 	hooks->accept = on_accept;
+	hooks->rcv_nxt = flow_rcv_nxt;
 	hooks->arg = c;
 	if (hostcount_init(&c->hosts, c->cfg->max_flows / 4) < 0)
 		return -ENOMEM;
@@ -887,9 +923,11 @@ void cpe_log_counters(struct cpe *c)
 		 (unsigned long long)n->drop_full,
 		 (unsigned long long)n->drop_out_unknown,
 		 (unsigned long long)n->expired);
-	log_info("tun: in=%llu out=%llu out_dropped=%llu lwip_in_dropped=%llu",
+	log_info("tun: in=%llu out=%llu out_dropped=%llu lwip_in_dropped=%llu "
+		 "drop_wild_seq=%llu",
 		 (unsigned long long)s->tun_in, (unsigned long long)s->tun_out,
 		 (unsigned long long)s->tun_out_dropped,
-		 (unsigned long long)s->lwip_in_dropped);
+		 (unsigned long long)s->lwip_in_dropped,
+		 (unsigned long long)s->drop_wild_seq);
 	cpe_paths_log(c->paths);
 }

@@ -125,6 +125,26 @@ static void stray_rst(struct stack *s, const uint8_t *pkt, size_t len)
 		stack_send_lan(s, rst, n);
 }
 
+/* lwIP 2.1.3 compares sequence numbers as signed 32-bit differences: a
+ * segment exactly 2^31 from rcv_nxt passes its window test and trips its
+ * "insane offset" assertion in tcp_receive (a LAN host could stop the
+ * daemon; found by fuzzing). No real segment is anywhere near that far:
+ * anything 2^30 or more away is dropped before lwIP sees it. */
+static bool wild_seq(struct stack *s, struct flownat_entry *e,
+		     const uint8_t *pkt)
+{
+	size_t hl = pkt[0] >> 4 == 4 ? (pkt[0] & 0x0fu) * 4u : 40;
+	const uint8_t *t = pkt + hl;
+	uint32_t seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 |
+		       (uint32_t)t[6] << 8 | t[7];
+	uint32_t nxt, d;
+
+	if (!s->hooks.rcv_nxt || !s->hooks.rcv_nxt(s->hooks.arg, e, &nxt))
+		return false;
+	d = seq - nxt;
+	return d >= 0x40000000u && d <= 0xc0000000u;
+}
+
 static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
 {
 	struct flownat_entry *e;
@@ -132,6 +152,10 @@ static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
 
 	switch (flownat_in(s->nat, pkt, len, loop_now_ms(s->loop), &e)) {
 	case FLOWNAT_PASS:
+		if (wild_seq(s, e, pkt)) {
+			s->ctr.drop_wild_seq++;
+			break;
+		}
 		stack_inject(s, pkt, len);
 		break;
 	case FLOWNAT_NEW:

@@ -22,11 +22,15 @@ struct stack_hooks {
 			 size_t syn_len, const uint8_t *rw, size_t rw_len);
 	/* lwIP accepted the flow of e. Return 0, or -1 after tcp_abort(pcb). */
 	int (*accept)(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e);
+	/* The next sequence number lwIP expects from the LAN on e's flow, when
+	 * the flow knows it; false when it does not (no check then). */
+	bool (*rcv_nxt)(void *arg, struct flownat_entry *e, uint32_t *seq);
 	void *arg;
 };
 
 struct stack_counters {
 	uint64_t tun_in, tun_out, tun_out_dropped, lwip_in_dropped;
+	uint64_t drop_wild_seq; /* segments 2^30 or more from rcv_nxt */
 };
 
 struct stack;

@@ -2,6 +2,13 @@
  * device, through the flow NAT (flownat.c) into lwIP (stack.c) and the
  * CPE's flows (cpe_flow.c), and whatever the stack writes back.
  *
+ * Found so far (regression inputs in corpus/cpe_packets): lwIP 2.1.3 reads
+ * past the TCP header for a last option without its length byte (now
+ * dropped by flownat), and aborts on its "insane offset" assertion for a
+ * segment 2^31 from rcv_nxt (now dropped by stack.c); and cpe_flow.c sent
+ * a second FIN when the handshake's ACK carried a FIN and the relay ran
+ * inside lwIP's accept callback (now it starts on the next loop round).
+ *
  * Each input builds a real stack (an event loop, one end of a datagram
  * socketpair as the TUN device, the hooks of cpe_flows_init() with a
  * configuration loaded from YAML) and tears it all down at its end, lwIP's
