@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #define DOMAIN	     "mptun auth v1"
@@ -700,3 +701,22 @@ const char *auth_status_str(enum auth_status st)
 	}
 	return "unknown status";
 }
+
+static bool check_auth_id(const void *base, char *why, size_t len)
+{
+	const struct auth_key *k = base;
+
+	return auth_id_ok(k->id, why, len);
+}
+
+#define KOFF(f) offsetof(struct auth_key, f)
+const struct cfg_key auth_key_schema[] = {
+	{ .name = "id", .type = CFG_STRING, .offset = KOFF(id),
+	  .required = true, .min = 1, .max = AUTH_ID_MAX,
+	  .check = check_auth_id },
+	{ .name = "key", .type = CFG_CUSTOM, .offset = KOFF(key),
+	  .custom = auth_cfg_key },
+	{ .name = "key_file", .type = CFG_CUSTOM, .offset = KOFF(key),
+	  .custom = auth_cfg_key_file },
+	{ 0 },
+};

@@ -115,6 +115,9 @@ struct auth_policy {
  * quote a rejected key in their errors. */
 bool auth_cfg_key(struct cfg_walk *w, yaml_node_t *node, void *secret);
 bool auth_cfg_key_file(struct cfg_walk *w, yaml_node_t *node, void *secret);
+/* The keys of one struct auth_key (id, key | key_file), shared by both
+ * daemons' configuration schemas. */
+extern const struct cfg_key auth_key_schema[];
 /* 32 bytes as 64 hex digits or 44 base64 characters; all zeros refused. */
 bool auth_key_decode(const char *s, uint8_t key[AUTH_KEY_LEN], char *why,
 		     size_t whylen);

@@ -39,7 +39,6 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t),
 #define OFF(f)  offsetof(struct conc_config, f)
 #define UOFF(f) offsetof(struct conc_socks_user, f)
 #define AOFF(f) offsetof(struct auth_policy, f)
-#define KOFF(f) offsetof(struct auth_key, f)
 
 static const char open_proxy[] =
 	"list your CPEs' source prefixes in clients.allow; "
@@ -104,12 +103,6 @@ static bool check_auth_window(const void *base, char *why, size_t len)
 	return false;
 }
 
-static bool check_auth_id(const void *base, char *why, size_t len)
-{
-	const struct auth_key *k = base;
-
-	return auth_id_ok(k->id, why, len);
-}
 
 /* Runs after each key: the new one is last. Quadratic, hence the cap. */
 static bool check_auth_key(const void *base, char *why, size_t len)
@@ -207,17 +200,6 @@ static const struct cfg_key limit_keys[] = {
 	{ 0 },
 };
 
-static const struct cfg_key auth_key_keys[] = {
-	{ .name = "id", .type = CFG_STRING, .offset = KOFF(id),
-	  .required = true, .min = 1, .max = AUTH_ID_MAX,
-	  .check = check_auth_id },
-	{ .name = "key", .type = CFG_CUSTOM, .offset = KOFF(key),
-	  .custom = auth_cfg_key },
-	{ .name = "key_file", .type = CFG_CUSTOM, .offset = KOFF(key),
-	  .custom = auth_cfg_key_file },
-	{ 0 },
-};
-
 static const struct cfg_key auth_keys[] = {
 	{ .name = "required", .type = CFG_BOOL, .offset = AOFF(required) },
 	{ .name = "window", .type = CFG_DURATION, .offset = AOFF(window_ms),
@@ -226,7 +208,7 @@ static const struct cfg_key auth_keys[] = {
 	  .offset = AOFF(replay_cache), .min = 1, .max = AUTH_REPLAY_MAX },
 	{ .name = "keys", .type = CFG_MAP_SEQ, .offset = AOFF(keys),
 	  .count_offset = AOFF(n_keys), .elem_size = sizeof(struct auth_key),
-	  .map = auth_key_keys, .max = MAX_AUTH_KEYS, .check = check_auth_key },
+	  .map = auth_key_schema, .max = MAX_AUTH_KEYS, .check = check_auth_key },
 	{ 0 },
 };
 

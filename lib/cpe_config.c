@@ -65,7 +65,6 @@ _Static_assert(DEF_PATH_ROLE == 0, "paths[].role defaults to zero");
 
 #define OFF(f)  offsetof(struct cpe_config, f)
 #define POFF(f) offsetof(struct cpe_path_config, f)
-#define KOFF(f) offsetof(struct auth_key, f)
 
 static const char need_lan[] =
 	"name the LAN interfaces whose TCP is captured";
@@ -328,12 +327,6 @@ static bool check_carrier(const void *base, char *why, size_t len)
 	return true;
 }
 
-static bool check_auth_id(const void *base, char *why, size_t len)
-{
-	const struct auth_key *k = base;
-
-	return auth_id_ok(k->id, why, len);
-}
 
 /* Whichever of auth and carrier comes last in the file reports a SOCKS5
  * carrier (protocol and auth.id are unset before their sections). */
@@ -532,17 +525,6 @@ static const struct cfg_key carrier_keys[] = {
 	{ 0 },
 };
 
-static const struct cfg_key auth_keys[] = {
-	{ .name = "id", .type = CFG_STRING, .offset = KOFF(id),
-	  .required = true, .min = 1, .max = AUTH_ID_MAX,
-	  .check = check_auth_id },
-	{ .name = "key", .type = CFG_CUSTOM, .offset = KOFF(key),
-	  .custom = auth_cfg_key },
-	{ .name = "key_file", .type = CFG_CUSTOM, .offset = KOFF(key),
-	  .custom = auth_cfg_key_file },
-	{ 0 },
-};
-
 static const struct cfg_key flow_keys[] = {
 	{ .name = "open", .type = CFG_ENUM, .offset = OFF(open_mode),
 	  .names = open_names },
@@ -593,8 +575,8 @@ static const struct cfg_key cpe_keys[] = {
 	{ .name = "log", .type = CFG_MAP, .map = log_keys },
 	{ .name = "user", .type = CFG_STRING, .offset = OFF(user), .min = 1,
 	  .max = 32, .nullable = true },
-	{ .name = "auth", .type = CFG_MAP, .offset = OFF(auth), .map = auth_keys,
-	  .check = check_auth },
+	{ .name = "auth", .type = CFG_MAP, .offset = OFF(auth),
+	  .map = auth_key_schema, .check = check_auth },
 	{ 0 },
 };
 
