@@ -840,7 +840,6 @@ static int64_t on_sweep(struct loop *l, void *arg)
 static bool flow_rcv_nxt(void *arg, struct flownat_entry *e, uint32_t *seq)
 {
 	struct cpe_flow *f = e->owner;
-	const uint8_t *t;
 
 	if (!f)
 		return false;
@@ -848,12 +847,9 @@ static bool flow_rcv_nxt(void *arg, struct flownat_entry *e, uint32_t *seq)
 		*seq = f->pcb->rcv_nxt;
 		return true;
 	}
-	if (!f->syn || f->syn_len < 40)
+	if (!f->syn) /* out of memory when the SYN came */
 		return false;
-	t = f->syn + ((f->syn[0] >> 4) == 4 ? (f->syn[0] & 0x0fu) * 4u : 40u);
-	if (t + 8 > f->syn + f->syn_len)
-		return false;
-	*seq = ((uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 | (uint32_t)t[6] << 8 | t[7]) + 1;
+	*seq = flownat_tcp_seq(f->syn) + 1;
 	return true;
 }
 

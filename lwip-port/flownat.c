@@ -850,6 +850,13 @@ size_t flownat_make_rst(const uint8_t *syn, size_t len, uint8_t *out,
 	return hl + 20;
 }
 
+uint32_t flownat_tcp_seq(const uint8_t *pkt)
+{
+	size_t hl = pkt[0] >> 4 == 4 ? (pkt[0] & 0x0fu) * 4u : 40;
+
+	return load32(pkt + hl + 4);
+}
+
 size_t flownat_make_rst_stray(const uint8_t *pkt, size_t len, uint8_t *out,
 			      size_t cap)
 {

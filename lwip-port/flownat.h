@@ -107,6 +107,10 @@ const struct flownat_counters *flownat_counters(const struct flownat *nat);
 bool flownat_restore(const struct flownat *nat, const struct flownat_entry *e,
 		     uint8_t *pkt, size_t len);
 
+/* The TCP sequence number of pkt, which flownat_in() accepted (as sent or
+ * rewritten: the header lengths are known good). */
+uint32_t flownat_tcp_seq(const uint8_t *pkt);
+
 /* Packets the CPE makes itself, answering a held LAN SYN (syn is the packet
  * as it came from the LAN, before rewriting). They return the length written
  * into out, or 0 if cap is too small or syn is not a valid TCP SYN.

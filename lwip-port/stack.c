@@ -133,15 +133,11 @@ static void stray_rst(struct stack *s, const uint8_t *pkt, size_t len)
 static bool wild_seq(struct stack *s, struct flownat_entry *e,
 		     const uint8_t *pkt)
 {
-	size_t hl = pkt[0] >> 4 == 4 ? (pkt[0] & 0x0fu) * 4u : 40;
-	const uint8_t *t = pkt + hl;
-	uint32_t seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 |
-		       (uint32_t)t[6] << 8 | t[7];
 	uint32_t nxt, d;
 
 	if (!s->hooks.rcv_nxt || !s->hooks.rcv_nxt(s->hooks.arg, e, &nxt))
 		return false;
-	d = seq - nxt;
+	d = flownat_tcp_seq(pkt) - nxt;
 	return d >= 0x40000000u && d <= 0xc0000000u;
 }
 
