@@ -33,6 +33,7 @@ LIB_A    := $(BUILD)/libmptun.a
 CPE_OBJ  := $(PORT_LWIP:%.c=$(BUILD)/%.o)
 CPE_A    := $(BUILD)/libcpe.a
 DAEMONS  := $(BUILD)/mptun-concentrator $(BUILD)/mptun-cpe
+CTL      := $(BUILD)/mptunctl
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -46,7 +47,7 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib -Ilwip-port -g -O1 $(PKG_CFLAGS) \
 
 .PHONY: all tools unit fuzz fuzz-run check check-unit check-netns install deps clean distclean bench demo
 
-all: $(DAEMONS) tools
+all: $(DAEMONS) $(CTL) tools
 
 tools: $(TOOLS)
 
@@ -78,6 +79,12 @@ $(BUILD)/mptun-concentrator: cmd/mptun-concentrator/main.c $(LIB_A)
 $(BUILD)/mptun-cpe: cmd/mptun-cpe/main.c $(CPE_A) $(LIB_A) $(BUILD)/liblwip.a
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CPE_A) $(LIB_A) \
 		$(BUILD)/liblwip.a $(PKG_LIBS)
+
+# mptunctl uses nothing of lib/: libcurl and jansson only.
+$(CTL): cmd/mptunctl/main.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(shell pkg-config --libs libcurl jansson) -lm
 
 $(BUILD)/%: tests/tools/%.c $(LIB_A)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS) -lpthread
