@@ -81,9 +81,8 @@ $(BUILD)/mptun-cpe: cmd/mptun-cpe/main.c $(CPE_A) $(LIB_A) $(BUILD)/liblwip.a
 		$(BUILD)/liblwip.a $(PKG_LIBS)
 
 # mptunctl uses nothing of lib/: libcurl and jansson only.
-$(CTL): cmd/mptunctl/main.c
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+$(CTL): $(wildcard cmd/mptunctl/*.c) cmd/mptunctl/mptunctl.h
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) \
 		$(shell pkg-config --libs libcurl jansson) -lm
 
 $(BUILD)/%: tests/tools/%.c $(LIB_A)

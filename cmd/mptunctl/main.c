@@ -6,37 +6,19 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SOCK_CPE     "/run/mptun/cpe.sock"
-#define SOCK_CONC    "/run/mptun/concentrator.sock"
-#define FLOWS_LIMIT  1000
-#define FLOWS_MAX    100000 /* the daemons' own cap */
-#define BODY_MAX     (64u << 20)
-#define STATUS_CPES  20 /* rows of the CPE table in `status` */
-#define MAX_COLS     16
+#include "mptunctl.h"
 
-enum { EXIT_DAEMON = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
-
-struct ctl {
-	const char *socket; /* exactly one of socket and url once chosen */
-	const char *url;
-	bool guessed; /* socket is the default and neither default exists */
-	bool json, no_rate;
-	long limit; /* -n; -1 when not given */
-};
+#define FLOWS_LIMIT 1000
+#define FLOWS_MAX   100000 /* the daemons' own cap */
+#define STATUS_CPES 20     /* rows of the CPE table in `status` */
 
 static void usage(FILE *f)
 {
@@ -62,376 +44,11 @@ static void usage(FILE *f)
 		FLOWS_LIMIT);
 }
 
-static void *xrealloc(void *p, size_t n)
-{
-	if (!(p = realloc(p, n))) {
-		fprintf(stderr, "mptunctl: out of memory\n");
-		exit(EXIT_DAEMON);
-	}
-	return p;
-}
-
-/* What the daemon says goes to a terminal: no control characters. */
-static void clean(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
-static const char *where(const struct ctl *c)
-{
-	return c->socket ? c->socket : c->url;
-}
-
-/* ---- HTTP ---- */
-
-struct answer {
-	long status;
-	char *body; /* NUL-terminated; NULL while empty */
-	size_t len, cap;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct answer *a = arg;
-	size_t len = size * n;
-
-	if (a->len + len > BODY_MAX)
-		return 0; /* curl stops with a write error */
-	if (a->len + len + 1 > a->cap) {
-		a->cap = (a->len + len + 1) * 2;
-		a->body = xrealloc(a->body, a->cap);
-	}
-	memcpy(a->body + a->len, p, len);
-	a->len += len;
-	a->body[a->len] = '\0';
-	return len;
-}
-
-/* curl says "Couldn't connect to server" whatever the reason; a connect of
- * our own finds which, in words that say what to do. */
-static const char *socket_why(const char *path, const char *curl_err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat sb;
-	int fd, e;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return "the path is too long for a unix socket";
-	if (stat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode))
-		return "not a socket";
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return strerror(errno);
-	e = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
-	close(fd);
-	switch (e) {
-	case 0:
-		return curl_err; /* it accepts: the failure came later */
-	case ENOENT:
-		return "no such socket (is the daemon running, with its "
-		       "control.socket at this path?)";
-	case ECONNREFUSED:
-		return "connection refused (nothing listens: the daemon is not "
-		       "running)";
-	case EACCES:
-	case EPERM:
-		return "permission denied (run it as root or as a member of the "
-		       "socket's group)";
-	default:
-		return strerror(e);
-	}
-}
-
-static int unreachable(const struct ctl *c, CURLcode r, const char *err,
-		       long os_errno)
-{
-	char why[CURL_ERROR_SIZE + 128];
-
-	snprintf(why, sizeof(why), "%s%s%s%s", *err ? err : curl_easy_strerror(r),
-		 os_errno ? " (" : "", os_errno ? strerror((int)os_errno) : "",
-		 os_errno ? ")" : "");
-
-	if (c->guessed)
-		fprintf(stderr, "mptunctl: cannot reach a daemon: neither %s nor "
-			"%s exists (is a daemon running? -s SOCKET or -u URL "
-			"names another)\n", SOCK_CPE, SOCK_CONC);
-	else if (c->socket)
-		fprintf(stderr, "mptunctl: cannot reach the daemon at %s: %s\n",
-			c->socket, socket_why(c->socket, why));
-	else
-		fprintf(stderr, "mptunctl: cannot reach the daemon at %s: %s\n",
-			c->url, why);
-	return EXIT_UNREACHABLE;
-}
-
-static void http_setup(CURL *h, const struct ctl *c, const char *url,
-		       char *err, struct answer *a)
-{
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	if (c->socket)
-		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-	/* The daemon is local: an http_proxy of the environment is not. */
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-}
-
-/* One request; the answer (any HTTP status) in *a, owned by the caller.
- * Returns 0 or an exit code, after saying why. */
-static int http_call(const struct ctl *c, bool post, const char *path,
-		     struct answer *a)
-{
-	char url[4096], err[CURL_ERROR_SIZE] = "";
-	long os_errno = 0;
-	CURL *h;
-	CURLcode r;
-
-	snprintf(url, sizeof(url), "%s%s", c->socket ? "http://localhost" : c->url,
-		 path);
-	if (!(h = curl_easy_init())) {
-		fprintf(stderr, "mptunctl: libcurl cannot start\n");
-		return EXIT_DAEMON;
-	}
-	http_setup(h, c, url, err, a);
-	if (post)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-	r = curl_easy_perform(h);
-	if (r == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
-	else
-		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
-	curl_easy_cleanup(h);
-	if (r == CURLE_WRITE_ERROR) {
-		fprintf(stderr, "mptunctl: %s: the answer to %s is larger than "
-			"%u MiB\n", where(c), path, BODY_MAX >> 20);
-		return EXIT_DAEMON;
-	}
-	return r == CURLE_OK ? 0 : unreachable(c, r, err, os_errno);
-}
-
-/* An error answer's message: its JSON "error" or "message", else the
- * start of its body. */
-static void answer_error(const struct ctl *c, const char *what,
-			 const struct answer *a, json_t *j)
-{
-	const char *m = json_string_value(json_object_get(j, "error"));
-	char buf[300];
-
-	if (!m)
-		m = json_string_value(json_object_get(j, "message"));
-	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(m ? m : a->body ? a->body : "",
-							"\n"), m ? m : a->body ? a->body : "");
-	clean(buf);
-	fprintf(stderr, "mptunctl: %s: %s: HTTP %ld%s%s\n", where(c), what,
-		a->status, *buf ? ": " : "", buf);
-}
-
-/* The answer's JSON, or NULL (*rc says why, after a message): a status
- * other than 2xx or a body that is not JSON. */
-static json_t *call_json(const struct ctl *c, const char *path, int *rc)
-{
-	struct answer a = { 0 };
-	json_error_t jerr;
-	json_t *j = NULL;
-	char what[512];
-
-	snprintf(what, sizeof(what), "GET %s", path);
-	if ((*rc = http_call(c, false, path, &a)))
-		goto out;
-	j = json_loadb(a.body ? a.body : "", a.len, 0, &jerr);
-	if (a.status / 100 != 2) {
-		answer_error(c, what, &a, j);
-		json_decref(j);
-		j = NULL;
-	} else if (!j) {
-		clean(jerr.text);
-		fprintf(stderr, "mptunctl: %s: the answer to %s is not JSON "
-			"(HTTP %ld, %zu bytes): %s\n", where(c), what, a.status,
-			a.len, jerr.text);
-	}
-	*rc = j ? 0 : EXIT_DAEMON;
-out:
-	free(a.body);
-	return j;
-}
-
-static void print_json(json_t *j)
-{
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-}
-
-/* ---- numbers for people ---- */
-
-typedef void fmt_fn(char *b, size_t n, double v);
-
-static void fmt_count(char *b, size_t n, double v)
-{
-	snprintf(b, n, v == floor(v) ? "%.0f" : "%.1f", v);
-}
-
-/* 1024-based steps; a value that would print as 1024.0 moves up a unit. */
-static void fmt_bytes(char *b, size_t n, double v)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-	size_t u = 0;
-
-	if (v < 1024) {
-		snprintf(b, n, "%.0f B", v);
-		return;
-	}
-	for (v /= 1024; v >= 1023.95 && u + 1 < sizeof(unit) / sizeof(*unit); u++)
-		v /= 1024;
-	snprintf(b, n, "%.1f %s", v, unit[u]);
-}
-
-static void fmt_rate(char *b, size_t n, double v)
-{
-	static const char *const unit[] = { "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s" };
-	size_t u = 0;
-
-	if (v < 999.5) {
-		snprintf(b, n, "%.0f bit/s", v);
-		return;
-	}
-	for (v /= 1000; v >= 999.95 && u + 1 < sizeof(unit) / sizeof(*unit); u++)
-		v /= 1000;
-	snprintf(b, n, "%.1f %s", v, unit[u]);
-}
-
-/* 45s, 3m12s, 2h05m, 3d4h */
-static void fmt_dur(char *b, size_t n, double v)
-{
-	long long s = (long long)v;
-
-	if (s < 60)
-		snprintf(b, n, "%llds", s);
-	else if (s < 3600)
-		snprintf(b, n, "%lldm%02llds", s / 60, s % 60);
-	else if (s < 86400)
-		snprintf(b, n, "%lldh%02lldm", s / 3600, s / 60 % 60);
-	else
-		snprintf(b, n, "%lldd%lldh", s / 86400, s / 3600 % 24);
-}
-
-static void fmt_ms(char *b, size_t n, double v)
-{
-	snprintf(b, n, "%.1f ms", v);
-}
-
-/* A number of o[k] for people; "-" when it is missing, of another type or
- * out of range (negative, beyond 2^62). The array lives until the end of
- * the full expression that called num(), so num(...).s can be an argument. */
-struct num {
-	char s[48];
-};
-
-static struct num num(json_t *o, const char *k, fmt_fn *f)
-{
-	json_t *j = json_object_get(o, k);
-	struct num r = { "-" };
-	double v = json_number_value(j);
-
-	if (json_is_number(j) && v >= 0 && v < 0x1p62)
-		f(r.s, sizeof(r.s), v);
-	return r;
-}
-
-/* o[k] if a string, else "-" */
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "-";
-}
-
-/* ---- tables ---- */
-
-struct table {
-	size_t ncols, n, cap;
-	const char *const *head; /* ncols names, or NULL: no header line */
-	const char *align;       /* ncols of 'l' or 'r' */
-	char **cells;            /* row-major, n of them */
-};
-
-#define TABLE(h, a) { .ncols = sizeof(h) / sizeof(*(h)), .head = (h), .align = (a) }
-
-static void table_add(struct table *t, const char *s)
-{
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 64;
-		t->cells = xrealloc(t->cells, t->cap * sizeof(*t->cells));
-	}
-	t->cells[t->n] = xrealloc(NULL, strlen(s) + 1);
-	strcpy(t->cells[t->n], s);
-	clean(t->cells[t->n++]);
-}
-
-static void table_addf(struct table *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void table_addf(struct table *t, const char *fmt, ...)
-{
-	char b[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(b), fmt, ap);
-	va_end(ap);
-	table_add(t, b);
-}
-
-static void table_row(const struct table *t, const char *const *row,
-		      const size_t *w)
-{
-	size_t c;
-
-	for (c = 0; c < t->ncols; c++) {
-		const char *sep = c ? "  " : "";
-
-		if (t->align[c] == 'r')
-			printf("%s%*s", sep, (int)w[c], row[c]);
-		else if (c + 1 == t->ncols) /* no trailing blanks */
-			printf("%s%s", sep, row[c]);
-		else
-			printf("%s%-*s", sep, (int)w[c], row[c]);
-	}
-	putchar('\n');
-}
-
-/* Prints the complete rows, columns as wide as their widest cell; frees. */
-static void table_print(struct table *t)
-{
-	size_t w[MAX_COLS] = { 0 }, i;
-
-	for (i = 0; t->head && i < t->ncols; i++)
-		w[i] = strlen(t->head[i]);
-	for (i = 0; i < t->n; i++)
-		if (strlen(t->cells[i]) > w[i % t->ncols])
-			w[i % t->ncols] = strlen(t->cells[i]);
-	if (t->head)
-		table_row(t, t->head, w);
-	for (i = 0; i + t->ncols <= t->n; i += t->ncols)
-		table_row(t, (const char *const *)t->cells + i, w);
-	for (i = 0; i < t->n; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	t->cells = NULL;
-	t->n = t->cap = 0;
-}
-
 /* ---- status ---- */
 
 static const char *daemon_name(json_t *st)
 {
-	return str(st, "daemon");
+	return fmt_str(st, "daemon");
 }
 
 static bool is_cpe(json_t *st)
@@ -456,10 +73,10 @@ static void kv_uptime(struct table *t, json_t *st)
 	if (json_is_number(started) && localtime_r(&when, &tm))
 		strftime(since, sizeof(since), " (since %Y-%m-%d %H:%M:%S)", &tm);
 	table_add(t, "uptime");
-	table_addf(t, "%s%s", num(st, "uptime_s", fmt_dur).s, since);
+	table_addf(t, "%s%s", fmt_num(st, "uptime_s", fmt_dur).s, since);
 }
 
-/* The Error TLVs that are not 0, "-" when none. */
+/* The Error TLVs that are not 0; "none" when all are, "-" without any. */
 static void kv_errors(struct table *t, json_t *st)
 {
 	json_t *v, *errs = json_object_get(st, "errors");
@@ -470,10 +87,10 @@ static void kv_errors(struct table *t, json_t *st)
 	json_object_foreach(errs, k, v) {
 		if (json_is_number(v) && json_number_value(v) > 0 && len < sizeof(b))
 			len += snprintf(b + len, sizeof(b) - len, "%s%s %s",
-					len ? ", " : "", k, num(errs, k, fmt_count).s);
+					len ? ", " : "", k, fmt_num(errs, k, fmt_count).s);
 	}
 	table_add(t, "errors");
-	table_add(t, len ? b : "-");
+	table_add(t, len ? b : json_is_object(errs) ? "none" : "-");
 }
 
 static void status_summary(json_t *st)
@@ -482,32 +99,32 @@ static void status_summary(json_t *st)
 	json_t *fl = json_object_get(st, "flows"), *by = json_object_get(st, "bytes");
 
 	table_add(&t, "daemon");
-	table_addf(&t, "%s %s, pid %s", daemon_name(st), str(st, "version"),
-		   num(st, "pid", fmt_count).s);
+	table_addf(&t, "%s %s, pid %s", daemon_name(st), fmt_str(st, "version"),
+		   fmt_num(st, "pid", fmt_count).s);
 	table_add(&t, "config");
-	table_add(&t, str(st, "config"));
+	table_add(&t, fmt_str(st, "config"));
 	kv_uptime(&t, st);
 	table_add(&t, "flows");
-	table_addf(&t, "%s active, %s total", num(fl, "active", fmt_count).s,
-		   num(fl, "total", fmt_count).s);
+	table_addf(&t, "%s active, %s total", fmt_num(fl, "active", fmt_count).s,
+		   fmt_num(fl, "total", fmt_count).s);
 	table_add(&t, "bytes");
-	table_addf(&t, "%s up, %s down", num(by, "up", fmt_bytes).s,
-		   num(by, "down", fmt_bytes).s);
+	table_addf(&t, "%s up, %s down", fmt_num(by, "up", fmt_bytes).s,
+		   fmt_num(by, "down", fmt_bytes).s);
 	table_add(&t, "reloads");
-	table_addf(&t, "%s, %s failed", num(st, "reloads", fmt_count).s,
-		   num(st, "reload_failures", fmt_count).s);
+	table_addf(&t, "%s, %s failed", fmt_num(st, "reloads", fmt_count).s,
+		   fmt_num(st, "reload_failures", fmt_count).s);
 	kv_errors(&t, st);
 	if (is_cpe(st)) {
 		table_add(&t, "concentrator");
-		table_add(&t, str(st, "concentrator"));
+		table_add(&t, fmt_str(st, "concentrator"));
 		table_add(&t, "tun");
-		table_add(&t, str(st, "tun"));
+		table_add(&t, fmt_str(st, "tun"));
 	}
 	if (is_conc(st)) {
 		table_add(&t, "listen");
-		table_add(&t, str(st, "listen"));
+		table_add(&t, fmt_str(st, "listen"));
 		table_add(&t, "workers");
-		table_add(&t, num(st, "workers", fmt_count).s);
+		table_add(&t, fmt_num(st, "workers", fmt_count).s);
 	}
 	table_print(&t);
 }
@@ -521,12 +138,12 @@ static void status_paths(json_t *paths)
 	size_t i;
 
 	json_array_foreach(paths, i, p) {
-		table_add(&t, str(p, "name"));
-		table_add(&t, str(p, "state"));
-		table_add(&t, str(p, "role"));
-		table_add(&t, num(p, "since_s", fmt_dur).s);
-		table_add(&t, num(p, "rtt_ms", fmt_ms).s);
-		table_add(&t, num(p, "subflows", fmt_count).s);
+		table_add(&t, fmt_str(p, "name"));
+		table_add(&t, fmt_str(p, "state"));
+		table_add(&t, fmt_str(p, "role"));
+		table_add(&t, fmt_num(p, "since_s", fmt_dur).s);
+		table_add(&t, fmt_num(p, "rtt_ms", fmt_ms).s);
+		table_add(&t, fmt_num(p, "subflows", fmt_count).s);
 	}
 	putchar('\n');
 	if (json_array_size(paths))
@@ -546,11 +163,11 @@ static void cpes_table(json_t *cpes, size_t max)
 	json_array_foreach(cpes, i, p) {
 		if (i == max)
 			break;
-		table_add(&t, str(p, "id"));
-		table_add(&t, num(p, "flows_active", fmt_count).s);
-		table_add(&t, num(p, "flows_total", fmt_count).s);
-		table_add(&t, num(p, "bytes_up", fmt_bytes).s);
-		table_add(&t, num(p, "bytes_down", fmt_bytes).s);
+		table_add(&t, fmt_str(p, "id"));
+		table_add(&t, fmt_num(p, "flows_active", fmt_count).s);
+		table_add(&t, fmt_num(p, "flows_total", fmt_count).s);
+		table_add(&t, fmt_num(p, "bytes_up", fmt_bytes).s);
+		table_add(&t, fmt_num(p, "bytes_down", fmt_bytes).s);
 	}
 	if (!json_array_size(cpes))
 		printf("no CPEs\n");
@@ -564,12 +181,12 @@ static void cpes_table(json_t *cpes, size_t max)
 static int cmd_status(const struct ctl *c)
 {
 	int rc;
-	json_t *st = call_json(c, "/status", &rc);
+	json_t *st = http_get_json(c, "/status", &rc);
 
 	if (!st)
 		return rc;
 	if (c->json) {
-		print_json(st);
+		fmt_json(st);
 	} else {
 		status_summary(st);
 		if (json_is_array(json_object_get(st, "paths")))
@@ -592,12 +209,12 @@ static int status_array(const struct ctl *c, const char *key, const char *kind,
 {
 	int rc;
 
-	if (!(*st = call_json(c, "/status", &rc)))
+	if (!(*st = http_get_json(c, "/status", &rc)))
 		return rc;
 	*arr = json_object_get(*st, key);
 	if (json_is_array(*arr))
 		return 0;
-	fprintf(stderr, "mptunctl: %s is %s, not a %s: it has no %s\n", where(c),
+	fprintf(stderr, "mptunctl: %s is %s, not a %s: it has no %s\n", http_where(c),
 		daemon_name(*st), kind, key);
 	json_decref(*st);
 	*st = NULL;
@@ -614,9 +231,9 @@ static double mono_now(void)
 
 /* The rate of counter k of the path named like p in the older sample old,
  * dt seconds before; "-" when either lacks it or it went backwards. */
-static struct num path_rate(json_t *p, json_t *old, const char *k, double dt)
+static struct fmt_num path_rate(json_t *p, json_t *old, const char *k, double dt)
 {
-	struct num r = { "-" };
+	struct fmt_num r = { "-" };
 	json_t *o;
 	size_t i;
 	double now = json_number_value(json_object_get(p, k)), then;
@@ -626,7 +243,8 @@ static struct num path_rate(json_t *p, json_t *old, const char *k, double dt)
 			continue;
 		then = json_number_value(json_object_get(o, k));
 		if (json_is_number(json_object_get(p, k)) &&
-		    json_is_number(json_object_get(o, k)) && now >= then && dt > 0)
+		    json_is_number(json_object_get(o, k)) && then >= 0 &&
+		    now >= then && dt > 0)
 			fmt_rate(r.s, sizeof(r.s), (now - then) * 8 / dt);
 		break;
 	}
@@ -639,24 +257,24 @@ static void paths_print(json_t *paths, json_t *old, double dt)
 					 "SINCE",  "SOURCE",    "GATEWAY", "RTT",
 					 "SUBFLOWS", "TX",      "RX",     "TX-RATE",
 					 "RX-RATE" };
-	struct table t = TABLE(h, "lllllllrrrrrr");
+	struct table t = TABLE(h, "llllrllrrrrrr");
 	json_t *p;
 	size_t i;
 
 	if (!old)
 		t.ncols -= 2;
 	json_array_foreach(paths, i, p) {
-		table_add(&t, str(p, "name"));
-		table_add(&t, str(p, "interface"));
-		table_add(&t, str(p, "role"));
-		table_add(&t, str(p, "state"));
-		table_add(&t, num(p, "since_s", fmt_dur).s);
-		table_add(&t, str(p, "source"));
-		table_add(&t, str(p, "gateway"));
-		table_add(&t, num(p, "rtt_ms", fmt_ms).s);
-		table_add(&t, num(p, "subflows", fmt_count).s);
-		table_add(&t, num(p, "tx_bytes", fmt_bytes).s);
-		table_add(&t, num(p, "rx_bytes", fmt_bytes).s);
+		table_add(&t, fmt_str(p, "name"));
+		table_add(&t, fmt_str(p, "interface"));
+		table_add(&t, fmt_str(p, "role"));
+		table_add(&t, fmt_str(p, "state"));
+		table_add(&t, fmt_num(p, "since_s", fmt_dur).s);
+		table_add(&t, fmt_str(p, "source"));
+		table_add(&t, fmt_str(p, "gateway"));
+		table_add(&t, fmt_num(p, "rtt_ms", fmt_ms).s);
+		table_add(&t, fmt_num(p, "subflows", fmt_count).s);
+		table_add(&t, fmt_num(p, "tx_bytes", fmt_bytes).s);
+		table_add(&t, fmt_num(p, "rx_bytes", fmt_bytes).s);
 		if (old) {
 			table_add(&t, path_rate(p, old, "tx_bytes", dt).s);
 			table_add(&t, path_rate(p, old, "rx_bytes", dt).s);
@@ -688,7 +306,7 @@ static int cmd_paths(const struct ctl *c)
 		return rc;
 	t1 = mono_now();
 	if (c->json) {
-		print_json(p1);
+		fmt_json(p1);
 	} else if (c->no_rate || !json_array_size(p1)) {
 		paths_print(p1, NULL, 0);
 	} else {
@@ -711,7 +329,7 @@ static int cmd_cpes(const struct ctl *c)
 	if ((rc = status_array(c, "cpes", "concentrator", &st, &cpes)))
 		return rc;
 	if (c->json)
-		print_json(cpes);
+		fmt_json(cpes);
 	else
 		cpes_table(cpes, SIZE_MAX);
 	json_decref(st);
@@ -726,7 +344,7 @@ static const char *flow_path(json_t *f)
 {
 	if (json_is_true(json_object_get(f, "direct")))
 		return "direct";
-	return str(f, "path");
+	return fmt_str(f, "path");
 }
 
 static void flows_print(json_t *ans)
@@ -737,21 +355,21 @@ static void flows_print(json_t *ans)
 					  "AGE", "UP",     "DOWN",        "CPE" };
 	json_t *f, *flows = json_object_get(ans, "flows");
 	bool conc = json_object_get(json_array_get(flows, 0), "cpe") != NULL;
-	struct table t = TABLE(hc, "rllllrrl");
+	struct table t = TABLE(hc, "rlllrrrl");
 	size_t i;
 
 	if (conc)
 		t.head = hs;
 
 	json_array_foreach(flows, i, f) {
-		table_add(&t, num(f, "id", fmt_count).s);
-		table_add(&t, str(f, "client"));
-		table_add(&t, str(f, "destination"));
-		table_add(&t, str(f, "state"));
-		table_add(&t, num(f, "age_s", fmt_dur).s);
-		table_add(&t, num(f, "bytes_up", fmt_bytes).s);
-		table_add(&t, num(f, "bytes_down", fmt_bytes).s);
-		table_add(&t, conc ? str(f, "cpe") : flow_path(f));
+		table_add(&t, fmt_num(f, "id", fmt_count).s);
+		table_add(&t, fmt_str(f, "client"));
+		table_add(&t, fmt_str(f, "destination"));
+		table_add(&t, fmt_str(f, "state"));
+		table_add(&t, fmt_num(f, "age_s", fmt_dur).s);
+		table_add(&t, fmt_num(f, "bytes_up", fmt_bytes).s);
+		table_add(&t, fmt_num(f, "bytes_down", fmt_bytes).s);
+		table_add(&t, conc ? fmt_str(f, "cpe") : flow_path(f));
 	}
 	if (json_array_size(flows))
 		table_print(&t);
@@ -759,7 +377,7 @@ static void flows_print(json_t *ans)
 		printf("no open flows\n");
 	if (json_is_true(json_object_get(ans, "truncated")))
 		printf("(%zu of %s open flows shown; -n N shows more)\n",
-		       json_array_size(flows), num(ans, "total", fmt_count).s);
+		       json_array_size(flows), fmt_num(ans, "total", fmt_count).s);
 }
 
 static int cmd_flows(const struct ctl *c)
@@ -770,10 +388,10 @@ static int cmd_flows(const struct ctl *c)
 
 	snprintf(path, sizeof(path), "/flows?limit=%ld",
 		 c->limit >= 0 ? c->limit : FLOWS_LIMIT);
-	if (!(ans = call_json(c, path, &rc)))
+	if (!(ans = http_get_json(c, path, &rc)))
 		return rc;
 	if (c->json)
-		print_json(ans);
+		fmt_json(ans);
 	else
 		flows_print(ans);
 	json_decref(ans);
@@ -784,11 +402,11 @@ static int cmd_flows(const struct ctl *c)
 
 static int cmd_metrics(const struct ctl *c)
 {
-	struct answer a = { 0 };
+	struct http_answer a = { 0 };
 	int rc = http_call(c, false, "/metrics", &a);
 
 	if (!rc && a.status / 100 != 2) {
-		answer_error(c, "GET /metrics", &a, NULL);
+		http_answer_error(c, "GET /metrics", &a, NULL);
 		rc = EXIT_DAEMON;
 	} else if (!rc && a.len) {
 		fwrite(a.body, 1, a.len, stdout);
@@ -801,7 +419,7 @@ static int cmd_metrics(const struct ctl *c)
  * configuration stays; control.http answers 403 to any reload. */
 static int cmd_reload(const struct ctl *c)
 {
-	struct answer a = { 0 };
+	struct http_answer a = { 0 };
 	json_t *ans, *ok;
 	char msg[1024];
 	int rc;
@@ -810,18 +428,23 @@ static int cmd_reload(const struct ctl *c)
 		return rc;
 	ans = json_loadb(a.body ? a.body : "", a.len, 0, NULL);
 	ok = json_object_get(ans, "ok");
-	snprintf(msg, sizeof(msg), "%s", str(ans, "message"));
-	clean(msg);
+	snprintf(msg, sizeof(msg), "%s", fmt_str(ans, "message"));
+	fmt_clean(msg);
 	if (ans && c->json)
-		print_json(ans);
+		fmt_json(ans);
 	if (a.status / 100 == 2 && json_is_true(ok)) {
 		if (!c->json)
-			printf("reloaded: %s\n", msg);
+			printf("ok: %s\n", msg);
 	} else if (json_is_false(ok)) {
-		fprintf(stderr, "mptunctl: %s: reload refused: %s\n", where(c), msg);
+		fprintf(stderr, "mptunctl: %s: reload refused: %s\n",
+			http_where(c), msg);
+		rc = EXIT_DAEMON;
+	} else if (!ans && a.status / 100 == 2) {
+		http_answer_error(c, "POST /reload: an answer that is not JSON",
+				  &a, NULL);
 		rc = EXIT_DAEMON;
 	} else {
-		answer_error(c, "POST /reload", &a, ans);
+		http_answer_error(c, "POST /reload", &a, ans);
 		rc = EXIT_DAEMON;
 	}
 	json_decref(ans);
@@ -893,8 +516,6 @@ static int parse_opts(int argc, char **argv, struct ctl *c)
 
 static int check_usage(struct ctl *c, const struct cmd *cmd)
 {
-	size_t n;
-
 	if (c->socket && c->url)
 		return bad_usage("-s and -u: give one");
 	if (c->socket && !*c->socket)
@@ -905,14 +526,9 @@ static int check_usage(struct ctl *c, const struct cmd *cmd)
 		return bad_usage("--no-rate is an option of paths, not of %s", cmd->name);
 	if (c->json && !strcmp(cmd->name, "metrics"))
 		return bad_usage("metrics is Prometheus text: it has no --json");
-	if (c->url) {
-		if (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))
-			return bad_usage("-u: expected an http:// or https:// URL, got "
-					 "'%s'", c->url);
-		for (n = strlen(c->url); n > 8 && c->url[n - 1] == '/'; n--)
-			;
-		c->url = strndup(c->url, n); /* lives until exit */
-	}
+	if (c->url && strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))
+		return bad_usage("-u: expected an http:// or https:// URL, got '%s'",
+				 c->url);
 	return 0;
 }
 
