@@ -111,7 +111,7 @@ static void status_summary(json_t *st)
 	table_addf(&t, "%s up, %s down", fmt_num(by, "up", fmt_bytes).s,
 		   fmt_num(by, "down", fmt_bytes).s);
 	table_add(&t, "reloads");
-	table_addf(&t, "%s, %s failed", fmt_num(st, "reloads", fmt_count).s,
+	table_addf(&t, "%s ok, %s failed", fmt_num(st, "reloads", fmt_count).s,
 		   fmt_num(st, "reload_failures", fmt_count).s);
 	kv_errors(&t, st);
 	if (is_cpe(st)) {

@@ -60,7 +60,7 @@ config        /etc/mptun/cpe.yaml
 uptime        2h05m (since 2025-11-29 15:26:40)
 flows         3 active, 120 total
 bytes         1.5 KiB up, 23.4 MiB down
-reloads       0, 0 failed
+reloads       0 ok, 0 failed
 errors        network_failure 2
 concentrator  198.51.100.1:5124
 tun           mptun0
@@ -124,7 +124,7 @@ ctl -s "$C" --json reload
 check_json "--json reload refused: exit 1, the daemon's JSON" 'd["ok"] is False' 1
 rm "$C.refuse"
 ctl -s "$C" status
-check_rc "status counts the reloads: 1, 2 failed" 0 "^reloads +1, 2 failed$"
+check_rc "status counts the reloads: 1 ok, 2 failed" 0 "^reloads +1 ok, 2 failed$"
 
 # ---- control.http ----
 ctl -u http://127.0.0.1:9471/ paths --no-rate
@@ -147,7 +147,7 @@ config   /etc/mptun/concentrator.yaml
 uptime   3d4h (since 2025-11-29 15:26:40)
 flows    2 active, 5 total
 bytes    10 B up, 20 B down
-reloads  0, 0 failed
+reloads  0 ok, 0 failed
 errors   none
 listen   0.0.0.0:5124
 workers  2
