@@ -203,10 +203,12 @@ static int cmd_status(const struct ctl *c)
 /* ---- paths, cpes ---- */
 
 /* /status's array `key` in *arr (a reference owned by the caller's *st),
- * or an error when the daemon is not the kind that has it. */
-static int status_array(const struct ctl *c, const char *key, const char *kind,
+ * or an error: the daemon is not the one that has it (daemon), or it left
+ * the array out. */
+static int status_array(const struct ctl *c, const char *key, const char *daemon,
 			json_t **st, json_t **arr)
 {
+	const char *name;
 	int rc;
 
 	if (!(*st = http_get_json(c, "/status", &rc)))
@@ -214,8 +216,14 @@ static int status_array(const struct ctl *c, const char *key, const char *kind,
 	*arr = json_object_get(*st, key);
 	if (json_is_array(*arr))
 		return 0;
-	fprintf(stderr, "mptunctl: %s is %s, not a %s: it has no %s\n", http_where(c),
-		daemon_name(*st), kind, key);
+	name = daemon_name(*st);
+	if (strcmp(name, daemon) && (!strcmp(name, "mptun-cpe") ||
+				     !strcmp(name, "mptun-concentrator")))
+		fprintf(stderr, "mptunctl: %s is %s, not %s: it has no %s\n",
+			http_where(c), name, daemon, key);
+	else
+		fprintf(stderr, "mptunctl: %s: /status has no \"%s\" array\n",
+			http_where(c), key);
 	json_decref(*st);
 	*st = NULL;
 	return EXIT_DAEMON;
@@ -302,7 +310,7 @@ static int cmd_paths(const struct ctl *c)
 	double t1, t2;
 	int rc;
 
-	if ((rc = status_array(c, "paths", "CPE", &st1, &p1)))
+	if ((rc = status_array(c, "paths", "mptun-cpe", &st1, &p1)))
 		return rc;
 	t1 = mono_now();
 	if (c->json) {
@@ -311,7 +319,7 @@ static int cmd_paths(const struct ctl *c)
 		paths_print(p1, NULL, 0);
 	} else {
 		usleep(1000000);
-		if (!(rc = status_array(c, "paths", "CPE", &st2, &p2))) {
+		if (!(rc = status_array(c, "paths", "mptun-cpe", &st2, &p2))) {
 			t2 = mono_now();
 			paths_print(p2, p1, sample_dt(st1, st2, t1, t2));
 		}
@@ -326,7 +334,7 @@ static int cmd_cpes(const struct ctl *c)
 	json_t *st, *cpes;
 	int rc;
 
-	if ((rc = status_array(c, "cpes", "concentrator", &st, &cpes)))
+	if ((rc = status_array(c, "cpes", "mptun-concentrator", &st, &cpes)))
 		return rc;
 	if (c->json)
 		fmt_json(cpes);

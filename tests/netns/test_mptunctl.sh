@@ -111,7 +111,7 @@ check_json "paths --json: the paths array" 'd[1]["name"] == "wan2" and d[1]["gat
 ctl -s "$C" flows --json -n 2
 check_json "flows --json -n 2 parses" 'len(d["flows"]) == 2 and d["truncated"] is True'
 ctl -s "$C" cpes
-check_rc "cpes on a CPE: exit 1, says why" 1 "is mptun-cpe, not a concentrator"
+check_rc "cpes on a CPE: exit 1, says why" 1 "is mptun-cpe, not mptun-concentrator: it has no cpes"
 
 # ---- reload ----
 ctl -s "$C" reload
@@ -170,7 +170,7 @@ ID  CLIENT           DESTINATION        STATE       AGE    UP  DOWN  CPE
 EOF
 ctl -s "$TMP/conc.sock" paths
 check_rc "paths on a concentrator: exit 1, says why" 1 \
-	"is mptun-concentrator, not a CPE: it has no paths"
+	"is mptun-concentrator, not mptun-cpe: it has no paths"
 
 # ---- fields missing or of other types ----
 ctl -s "$TMP/weird.sock" status
