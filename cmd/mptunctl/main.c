@@ -65,12 +65,12 @@ static bool is_conc(json_t *st)
 
 static void kv_uptime(struct table *t, json_t *st)
 {
-	json_t *started = json_object_get(st, "started");
+	double v = json_number_value(json_object_get(st, "started"));
+	time_t when = v > 0 && v < 1e12 ? (time_t)v : 0; /* else not a time */
 	char since[64] = "";
-	time_t when = (time_t)json_number_value(started);
 	struct tm tm;
 
-	if (json_is_number(started) && localtime_r(&when, &tm))
+	if (when && localtime_r(&when, &tm))
 		strftime(since, sizeof(since), " (since %Y-%m-%d %H:%M:%S)", &tm);
 	table_add(t, "uptime");
 	table_addf(t, "%s%s", fmt_num(st, "uptime_s", fmt_dur).s, since);
