@@ -221,7 +221,7 @@ static bool parse_limit(const char *s, size_t *limit)
 
 static json_t *flow_json(const struct conc_snap_flow *f)
 {
-	return json_pack("{sIsosossfsIsIsosi}", "id", (json_int_t)f->id, "client",
+	return json_pack("{sIsososssfsIsIsosi}", "id", (json_int_t)f->id, "client",
 			 ctl_json_addr(&f->client.sa), "destination",
 			 ctl_json_addr(&f->dst.sa), "state", f->state, "age_s",
 			 (double)f->age_ms / 1000.0, "bytes_up",
