@@ -10,7 +10,7 @@
 
 int conc_cpes_init(struct conc_cpes *t, size_t max)
 {
-	*t = (struct conc_cpes){ .max = max };
+	*t = (struct conc_cpes){.max = max};
 	t->buckets = calloc(BUCKETS, sizeof(*t->buckets));
 	return t->buckets ? 0 : -ENOMEM;
 }
@@ -25,7 +25,7 @@ void conc_cpes_destroy(struct conc_cpes *t)
 		}
 	}
 	free(t->buckets);
-	*t = (struct conc_cpes){ 0 };
+	*t = (struct conc_cpes){0};
 }
 
 /* FNV-1a */

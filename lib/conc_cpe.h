@@ -19,7 +19,7 @@
 #include "auth.h"
 
 #define CONC_CPE_ID_LEN (AUTH_ID_MAX + 1) /* an id or an address, NUL */
-#define CONC_CPE_MAX 4096                 /* ids per worker */
+#define CONC_CPE_MAX	4096		  /* ids per worker */
 
 /* What the control interface sees of one id. */
 struct conc_cpe_stat {
@@ -28,10 +28,10 @@ struct conc_cpe_stat {
 };
 
 struct conc_cpe {
-	struct conc_cpe *hnext;         /* hash chain */
+	struct conc_cpe *hnext;		/* hash chain */
 	struct conc_cpe *iprev, *inext; /* idle list, while no flow is active */
-	size_t snap_idx;                /* its place in the last copy */
-	struct conc_cpe_stat st;        /* bytes: of the closed flows */
+	size_t snap_idx;		/* its place in the last copy */
+	struct conc_cpe_stat st;	/* bytes: of the closed flows */
 };
 
 struct conc_cpes {
@@ -43,9 +43,9 @@ struct conc_cpes {
 int conc_cpes_init(struct conc_cpes *t, size_t max); /* 0 or -ENOMEM */
 void conc_cpes_destroy(struct conc_cpes *t);
 
-/* One more flow of id (shorter than CONC_CPE_ID_LEN): its entry, created if need be. evicted is set when
- * an idle id was forgotten to make room. NULL when every id has active
- * flows (or out of memory): the flow goes unaccounted. */
+/* One more flow of id (shorter than CONC_CPE_ID_LEN): its entry, created if
+ * need be. evicted is set when an idle id was forgotten to make room. NULL when
+ * every id has active flows (or out of memory): the flow goes unaccounted. */
 struct conc_cpe *conc_cpe_open(struct conc_cpes *t, const char *id,
 			       bool *evicted);
 /* The flow of c ended after relaying up and down bytes. */

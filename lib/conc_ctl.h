@@ -9,7 +9,7 @@
 #include "ctl.h"
 
 #define CONC_FLOWS_LIMIT_DEFAULT 1000
-#define CONC_FLOWS_LIMIT_MAX 100000
+#define CONC_FLOWS_LIMIT_MAX	 100000
 
 void conc_ctl_status(struct conc_daemon *d, const struct ctl_self *self,
 		     struct ctl_reply *rp);

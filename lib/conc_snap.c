@@ -117,17 +117,14 @@ struct conc_snap *conc_snap_take(struct conc_daemon *d, unsigned what,
 /* ---- the worker's side ---- */
 
 static const char *const state_names[] = {
-	[FLOW_OPENING] = "opening",
-	[FLOW_S5_AUTH] = "socks5_auth",
-	[FLOW_S5_REQUEST] = "socks5_request",
-	[FLOW_RESOLVING] = "resolving",
-	[FLOW_CONNECTING] = "connecting",
-	[FLOW_RELAY] = "relaying",
-	[FLOW_FINISHING] = "finishing",
-	[FLOW_DEAD] = "closed",
+    [FLOW_OPENING] = "opening",		  [FLOW_S5_AUTH] = "socks5_auth",
+    [FLOW_S5_REQUEST] = "socks5_request", [FLOW_RESOLVING] = "resolving",
+    [FLOW_CONNECTING] = "connecting",	  [FLOW_RELAY] = "relaying",
+    [FLOW_FINISHING] = "finishing",	  [FLOW_DEAD] = "closed",
 };
 
-static void copy_addr(union conc_snap_addr *to, const struct sockaddr_storage *ss)
+static void copy_addr(union conc_snap_addr *to,
+		      const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
 		memcpy(&to->in, ss, sizeof(to->in));

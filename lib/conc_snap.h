@@ -21,8 +21,8 @@
 struct conc_daemon;
 struct conc_worker;
 
-#define CONC_SNAP_FLOWS 1u
-#define CONC_SNAP_CPES  2u
+#define CONC_SNAP_FLOWS	     1u
+#define CONC_SNAP_CPES	     2u
 #define CONC_SNAP_TIMEOUT_MS 1000
 
 union conc_snap_addr {
@@ -43,10 +43,10 @@ struct conc_snap_flow {
 /* One worker's copy; written by that worker until done is set. */
 struct conc_snap_part {
 	bool done, failed;
-	size_t flows_open;            /* all its flows */
+	size_t flows_open;	      /* all its flows */
 	struct conc_snap_flow *flows; /* its oldest ones, up to the limit */
 	size_t n_flows;
-	struct conc_cpe_stat *cpes;   /* bytes: live flows' included */
+	struct conc_cpe_stat *cpes; /* bytes: live flows' included */
 	size_t n_cpes;
 };
 
@@ -54,8 +54,8 @@ struct conc_snap {
 	int refs; /* atomic */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned what;  /* CONC_SNAP_* */
-	size_t limit;   /* flows per worker */
+	unsigned what; /* CONC_SNAP_* */
+	size_t limit;  /* flows per worker */
 	unsigned n_parts, n_done;
 	struct conc_snap_part part[];
 };

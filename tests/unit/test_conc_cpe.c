@@ -1,10 +1,10 @@
 /* lib/conc_cpe: per-CPE counts, bytes of closed flows, the bound (the id
  * idle the longest goes first; ids with active flows stay), copies. */
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +99,8 @@ static void many_ids_stay_bounded(void **state)
 
 	assert_int_equal(conc_cpes_init(&t, CONC_CPE_MAX), 0);
 	for (int i = 0; i < 3 * CONC_CPE_MAX; i++) {
-		snprintf(id, sizeof(id), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		snprintf(id, sizeof(id), "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
+			 i & 255);
 		struct conc_cpe *c = conc_cpe_open(&t, id, &ev);
 		assert_non_null(c);
 		evicted += ev;
@@ -113,9 +114,9 @@ static void many_ids_stay_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(counts_and_bytes),
-		cmocka_unit_test(longest_idle_evicted_first),
-		cmocka_unit_test(many_ids_stay_bounded),
+	    cmocka_unit_test(counts_and_bytes),
+	    cmocka_unit_test(longest_idle_evicted_first),
+	    cmocka_unit_test(many_ids_stay_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

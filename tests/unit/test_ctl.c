@@ -4,11 +4,11 @@
  * arguments), the replacement of a stale socket file, the refusal of a
  * path another live server holds or a file that is no socket, and that
  * ctl_stop removes its own socket file and no other. */
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,8 +31,9 @@ static void on_hello(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 {
 	const char *who = ctl_req_arg(rq, "who");
 
-	ctl_reply_json(rp, 200, json_pack("{sssb}", "hello", who ? who : "world",
-					  "privileged", rq->privileged));
+	ctl_reply_json(rp, 200,
+		       json_pack("{sssb}", "hello", who ? who : "world",
+				 "privileged", rq->privileged));
 }
 
 static void on_poke(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
@@ -44,8 +45,8 @@ static void on_poke(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 }
 
 static const struct ctl_route routes[] = {
-	{ "GET", "/hello", on_hello, false },
-	{ "POST", "/poke", on_poke, true },
+    {"GET", "/hello", on_hello, false},
+    {"POST", "/poke", on_poke, true},
 };
 
 /* ---- a server: ctl on a loop in its own thread ---- */
@@ -76,8 +77,8 @@ static void *serve(void *arg)
 /* A port free a moment ago on 127.0.0.1 (the config has no port 0). */
 static uint16_t free_port(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -124,7 +125,8 @@ static void server_up(struct server *s, bool tcp)
 
 	assert_int_equal(pipe2(s->stop, O_CLOEXEC), 0);
 	assert_non_null(s->loop = loop_new());
-	assert_int_equal(loop_add_fd(s->loop, s->stop[0], EPOLLIN, on_stop, s), 0);
+	assert_int_equal(loop_add_fd(s->loop, s->stop[0], EPOLLIN, on_stop, s),
+			 0);
 	s->ctl = start(s, tcp, err, sizeof(err));
 	if (!s->ctl)
 		fail_msg("ctl_start: %s", err);
@@ -173,20 +175,22 @@ struct answer {
 
 static int connect_to(const struct server *s, bool tcp)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons(s->port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 5 };
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons(s->port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 5};
 	int fd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", s->path);
 	if (tcp)
-		assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+		assert_int_equal(
+		    connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	else
-		assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		assert_int_equal(
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	return fd;
 }
 
@@ -202,8 +206,10 @@ static void request(const struct server *s, bool tcp, const char *method,
 
 	snprintf(req, sizeof(req),
 		 "%s %s HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n"
-		 "Connection: close\r\n\r\n", method, target);
-	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+		 "Connection: close\r\n\r\n",
+		 method, target);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL),
+			 (ssize_t)strlen(req));
 	while (got < sizeof(buf) - 1 &&
 	       (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
 		got += (size_t)n;
@@ -269,7 +275,7 @@ static void answers(void **state)
 static void stale_socket_replaced(void **state)
 {
 	struct server *s = *state;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct answer a;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -352,7 +358,8 @@ static void tcp_port_taken_refused(void **state)
 	snprintf(t.path, sizeof(t.path), "off");
 	config_for(&c, &t, true);
 	assert_null(ctl_start(t.loop, &c, routes, 2, NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, "control.http: cannot listen on 127.0.0.1:"));
+	assert_non_null(
+	    strstr(err, "control.http: cannot listen on 127.0.0.1:"));
 	loop_free(t.loop);
 	server_down(s);
 }
@@ -360,14 +367,17 @@ static void tcp_port_taken_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(answers, setup, teardown),
-		cmocka_unit_test_setup_teardown(stale_socket_replaced, setup, teardown),
-		cmocka_unit_test_setup_teardown(live_socket_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(not_a_socket_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(stop_spares_a_newer_socket, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(tcp_port_taken_refused, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(answers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(stale_socket_replaced, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(live_socket_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(not_a_socket_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(stop_spares_a_newer_socket, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(tcp_port_taken_refused, setup,
+					    teardown),
 	};
 
 	log_init("test_ctl", true, LOG_ERR);

@@ -1,11 +1,11 @@
 /* lib/metrics: family headers, label escaping, number formats, histogram
  * bucket edges (an observation on a bound falls in that bound's bucket),
  * cumulative buckets, +Inf and _count, summing histograms. */
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,29 +84,30 @@ static double sample(const char *text, const char *prefix)
 
 static void bucket_edges(void **state)
 {
-	struct metrics_hist h = { 0 };
+	struct metrics_hist h = {0};
 
-	metrics_hist_observe(&h, 0);        /* 0 s: the first bucket */
-	metrics_hist_observe(&h, 1000);     /* 0.001 s exactly: le="0.001" */
-	metrics_hist_observe(&h, 1001);     /* just over: le="0.0025" */
-	metrics_hist_observe(&h, 2500);     /* on 0.0025 */
+	metrics_hist_observe(&h, 0);	    /* 0 s: the first bucket */
+	metrics_hist_observe(&h, 1000);	    /* 0.001 s exactly: le="0.001" */
+	metrics_hist_observe(&h, 1001);	    /* just over: le="0.0025" */
+	metrics_hist_observe(&h, 2500);	    /* on 0.0025 */
 	metrics_hist_observe(&h, 10000000); /* 10 s: the last bound */
 	metrics_hist_observe(&h, 10000001); /* over every bound: +Inf only */
 	assert_int_equal(h.bucket[0], 2);
 	assert_int_equal(h.bucket[1], 2);
 	assert_int_equal(h.bucket[METRICS_HIST_N - 1], 1);
 	assert_int_equal(h.count, 6);
-	assert_int_equal(h.sum_us, 0 + 1000 + 1001 + 2500 + 10000000 + 10000001);
+	assert_int_equal(h.sum_us,
+			 0 + 1000 + 1001 + 2500 + 10000000 + 10000001);
 }
 
 static void buckets_are_cumulative(void **state)
 {
-	struct metrics_hist h = { 0 };
+	struct metrics_hist h = {0};
 	char *s;
 
-	metrics_hist_observe(&h, 500);      /* 0.001 */
-	metrics_hist_observe(&h, 3000);     /* 0.005 */
-	metrics_hist_observe(&h, 3000);     /* 0.005 */
+	metrics_hist_observe(&h, 500);	    /* 0.001 */
+	metrics_hist_observe(&h, 3000);	    /* 0.005 */
+	metrics_hist_observe(&h, 3000);	    /* 0.005 */
 	metrics_hist_observe(&h, 700000);   /* 1 */
 	metrics_hist_observe(&h, 60000000); /* +Inf */
 	s = render(fill_hist, &h);
@@ -131,7 +132,7 @@ static void buckets_are_cumulative(void **state)
 
 static void empty_histogram(void **state)
 {
-	struct metrics_hist h = { 0 };
+	struct metrics_hist h = {0};
 	char *s = render(fill_hist, &h);
 
 	assert_true(sample(s, "h_seconds_bucket{le=\"0.001\"}") == 0);
@@ -143,7 +144,7 @@ static void empty_histogram(void **state)
 
 static void histograms_add_up(void **state)
 {
-	struct metrics_hist a = { 0 }, b = { 0 }, sum = { 0 };
+	struct metrics_hist a = {0}, b = {0}, sum = {0};
 
 	metrics_hist_observe(&a, 100);
 	metrics_hist_observe(&b, 100);
@@ -159,12 +160,12 @@ static void histograms_add_up(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(family_and_numbers),
-		cmocka_unit_test(label_values_are_escaped),
-		cmocka_unit_test(bucket_edges),
-		cmocka_unit_test(buckets_are_cumulative),
-		cmocka_unit_test(empty_histogram),
-		cmocka_unit_test(histograms_add_up),
+	    cmocka_unit_test(family_and_numbers),
+	    cmocka_unit_test(label_values_are_escaped),
+	    cmocka_unit_test(bucket_edges),
+	    cmocka_unit_test(buckets_are_cumulative),
+	    cmocka_unit_test(empty_histogram),
+	    cmocka_unit_test(histograms_add_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
