@@ -1,10 +1,10 @@
 /* lib/conc_cpe: per-CPE counts, bytes of closed flows, the bound (the id
  * idle the longest goes first; ids with active flows stay), copies. */
-#include <cmocka.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>

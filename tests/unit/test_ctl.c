@@ -4,11 +4,11 @@
  * arguments), the replacement of a stale socket file, the refusal of a
  * path another live server holds or a file that is no socket, and that
  * ctl_stop removes its own socket file and no other. */
-#include <cmocka.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
 /* lib/metrics: family headers, label escaping, number formats, histogram
  * bucket edges (an observation on a bound falls in that bound's bucket),
  * cumulative buckets, +Inf and _count, summing histograms. */
-#include <cmocka.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
 
 #include <stdlib.h>
 #include <string.h>
