@@ -48,10 +48,10 @@ static struct conc_snap *snap_new(unsigned n, unsigned what, size_t limit)
 }
 
 /* The worker's last touch of s. */
-static void part_done(struct conc_snap *s, unsigned idx, bool failed)
+static void part_done(struct conc_snap *s, unsigned idx, int err)
 {
 	pthread_mutex_lock(&s->lock);
-	s->part[idx].failed |= failed;
+	s->part[idx].err = err;
 	s->part[idx].done = true;
 	s->n_done++;
 	pthread_cond_signal(&s->cond);
@@ -59,9 +59,9 @@ static void part_done(struct conc_snap *s, unsigned idx, bool failed)
 	conc_snap_unref(s);
 }
 
-void conc_snap_abandon(struct conc_snap *s, unsigned idx)
+void conc_snap_abandon(struct conc_snap *s, unsigned idx, int err)
 {
-	part_done(s, idx, true);
+	part_done(s, idx, err);
 }
 
 static void deadline_in(struct timespec *ts, int ms)
@@ -85,11 +85,9 @@ static int snap_wait(struct conc_snap *s, int timeout_ms)
 	pthread_mutex_lock(&s->lock);
 	while (s->n_done < s->n_parts && r == 0)
 		r = pthread_cond_timedwait(&s->cond, &s->lock, &until);
-	if (s->n_done < s->n_parts)
-		r = -ETIMEDOUT;
+	r = s->n_done < s->n_parts ? -ETIMEDOUT : 0;
 	for (unsigned i = 0; r == 0 && i < s->n_parts; i++)
-		if (s->part[i].failed)
-			r = -ENOMEM;
+		r = s->part[i].err;
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -106,7 +104,7 @@ struct conc_snap *conc_snap_take(struct conc_daemon *d, unsigned what,
 	/* A message that cannot be posted is a part that never comes. */
 	for (unsigned i = 0; i < d->n_workers; i++)
 		if (conc_worker_post_snap(&d->workers[i], s) < 0)
-			conc_snap_abandon(s, i);
+			conc_snap_abandon(s, i, -EAGAIN);
 	if ((*err = snap_wait(s, timeout_ms)) < 0) {
 		conc_snap_unref(s);
 		return NULL;
@@ -197,7 +195,7 @@ void conc_snap_fill(struct conc_worker *w, struct conc_snap *s)
 		ok = fill_flows(w, p, s->limit);
 	if (ok && (s->what & CONC_SNAP_CPES))
 		ok = fill_cpes(w, p);
-	part_done(s, w->idx, !ok);
+	part_done(s, w->idx, ok ? 0 : -ENOMEM);
 }
 
 /* ---- merging the parts ---- */

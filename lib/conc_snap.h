@@ -42,7 +42,8 @@ struct conc_snap_flow {
 
 /* One worker's copy; written by that worker until done is set. */
 struct conc_snap_part {
-	bool done, failed;
+	bool done;
+	int err; /* 0, or why the part is missing (-errno) */
 	size_t flows_open;	      /* all its flows */
 	struct conc_snap_flow *flows; /* its oldest ones, up to the limit */
 	size_t n_flows;
@@ -63,7 +64,7 @@ struct conc_snap {
 /* Main thread: ask every worker for what (CONC_SNAP_* bits), at most
  * limit flows each; wait up to timeout_ms. NULL with -errno in *err when
  * out of memory, or when a worker did not answer in time or could not
- * copy its part (-ETIMEDOUT, -ENOMEM). Release with conc_snap_unref. */
+ * copy its part (-ETIMEDOUT, -ENOMEM, ...). Release with conc_snap_unref. */
 struct conc_snap *conc_snap_take(struct conc_daemon *d, unsigned what,
 				 size_t limit, int timeout_ms, int *err);
 void conc_snap_unref(struct conc_snap *s); /* NULL ok */
@@ -78,7 +79,7 @@ struct conc_cpe_stat *conc_snap_cpes(const struct conc_snap *s, size_t *n);
 
 /* Worker thread: copy this worker's part of s, then let go of s. */
 void conc_snap_fill(struct conc_worker *w, struct conc_snap *s);
-/* Worker gone: its part stays failed; lets go of s. */
-void conc_snap_abandon(struct conc_snap *s, unsigned idx);
+/* No part from worker idx, for reason err (-errno); lets go of s. */
+void conc_snap_abandon(struct conc_snap *s, unsigned idx, int err);
 
 #endif

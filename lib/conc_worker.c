@@ -138,7 +138,7 @@ static void drop_messages(struct conc_worker *w)
 		if (m.type == MSG_CONFIG)
 			conc_config_unref(m.cfg);
 		else if (m.type == MSG_SNAPSHOT)
-			conc_snap_abandon(m.snap, w->idx);
+			conc_snap_abandon(m.snap, w->idx, -ESHUTDOWN);
 	}
 }
 
