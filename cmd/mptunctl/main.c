@@ -355,20 +355,22 @@ static const char *flow_path(json_t *f)
 	return fmt_str(f, "path");
 }
 
+/* The concentrator's flows carry their CPE and worker, the CPE's their
+ * path: one more column for the concentrator. */
 static void flows_print(json_t *ans)
 {
+	static const char *const h[] = { "ID",  "CLIENT", "DESTINATION", "STATE",
+					 "AGE", "UP",     "DOWN",        "PATH" };
 	static const char *const hc[] = { "ID",  "CLIENT", "DESTINATION", "STATE",
-					  "AGE", "UP",     "DOWN",        "PATH" };
-	static const char *const hs[] = { "ID",  "CLIENT", "DESTINATION", "STATE",
-					  "AGE", "UP",     "DOWN",        "CPE" };
+					  "AGE", "UP",     "DOWN",        "CPE",
+					  "WORKER" };
 	json_t *f, *flows = json_object_get(ans, "flows");
 	bool conc = json_object_get(json_array_get(flows, 0), "cpe") != NULL;
-	struct table t = TABLE(hc, "rlllrrrl");
+	struct table t = TABLE(h, "rlllrrrl"), tc = TABLE(hc, "rlllrrrlr");
 	size_t i;
 
 	if (conc)
-		t.head = hs;
-
+		t = tc;
 	json_array_foreach(flows, i, f) {
 		table_add(&t, fmt_num(f, "id", fmt_count).s);
 		table_add(&t, fmt_str(f, "client"));
@@ -378,6 +380,8 @@ static void flows_print(json_t *ans)
 		table_add(&t, fmt_num(f, "bytes_up", fmt_bytes).s);
 		table_add(&t, fmt_num(f, "bytes_down", fmt_bytes).s);
 		table_add(&t, conc ? fmt_str(f, "cpe") : flow_path(f));
+		if (conc)
+			table_add(&t, fmt_num(f, "worker", fmt_count).s);
 	}
 	if (json_array_size(flows))
 		table_print(&t);

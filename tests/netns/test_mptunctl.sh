@@ -163,10 +163,10 @@ cpe1            2      4  1023 B  1.0 KiB
 10.12.0.1       0      1     0 B  3.0 GiB
 EOF
 ctl -s "$TMP/conc.sock" flows
-check_out "flows of a concentrator: the CPE column" <<'EOF'
-ID  CLIENT           DESTINATION        STATE       AGE    UP  DOWN  CPE
- 1  10.11.0.1:40000  203.0.113.10:8080  relaying  1m01s  10 B  20 B  cpe1
- 2  10.11.0.1:40002  203.0.113.12:80    draining     2s   0 B   0 B  cpe1
+check_out "flows of a concentrator: the CPE and worker columns" <<'EOF'
+ID  CLIENT           DESTINATION        STATE       AGE    UP  DOWN  CPE   WORKER
+ 1  10.11.0.1:40000  203.0.113.10:8080  relaying  1m01s  10 B  20 B  cpe1       0
+ 2  10.11.0.1:40002  203.0.113.12:80    draining     2s   0 B   0 B  cpe1       1
 EOF
 ctl -s "$TMP/conc.sock" paths
 check_rc "paths on a concentrator: exit 1, says why" 1 \
