@@ -567,7 +567,7 @@ static void path_info(const struct path *p, struct cpe_path_info *out)
 		.interface = p->cfg->interface,
 		.backup = p->cfg->role == CPE_PATH_BACKUP,
 		.up = p->up && usable(p),
-		.since_ms = loop_now_ms(o->loop) - p->since_ms,
+		.state_ms = loop_now_ms(o->loop) - p->since_ms,
 		.source = p->src,
 		.gateway = p->gw,
 		.rtt_known = p->rtt_known,

@@ -69,7 +69,7 @@ struct cpe_path_info {
 	const char *name, *interface; /* valid until the next reload */
 	bool backup;
 	bool up;
-	uint64_t since_ms; /* in this state for */
+	uint64_t state_ms; /* how long it has been in this state */
 	struct sockaddr_storage source, gateway; /* ss_family 0: none known */
 	bool rtt_known;  /* a probe has answered */
 	uint32_t rtt_us; /* the last answer's handshake */

@@ -65,7 +65,7 @@ static json_t *path_json(const struct cpe_path_info *p)
 	json_object_set_new(o, "interface", json_string(p->interface));
 	json_object_set_new(o, "role", json_string(p->backup ? "backup" : "active"));
 	json_object_set_new(o, "state", json_string(p->up ? "up" : "down"));
-	json_object_set_new(o, "since_s", json_real((double)p->since_ms / 1000.0));
+	json_object_set_new(o, "since_s", json_real((double)p->state_ms / 1000.0));
 	json_object_set_new(o, "source", ctl_json_host((const struct sockaddr *)&p->source));
 	json_object_set_new(o, "gateway", ctl_json_host((const struct sockaddr *)&p->gateway));
 	json_object_set_new(o, "rtt_ms", p->rtt_known ? json_real(p->rtt_us / 1000.0)
@@ -159,10 +159,11 @@ static void metrics_counters(struct metrics *x, const struct cpe *c)
 			    stat_name(i, name, sizeof(name)), NULL);
 	}
 	metrics_hist_write(x, "mptun_connect_seconds",
-			   "Seconds from opening a flow's connection (hold: at "
-			   "the LAN SYN; fast: at the client's first bytes) to "
-			   "the concentrator's answer; fail-open direct flows: "
-			   "to the destination's handshake.",
+			   "Seconds from opening a flow's MPTCP connection "
+			   "(hold: at the LAN SYN; fast: at the client's first "
+			   "bytes or flow.fast_wait) to the concentrator's "
+			   "answer that the server connected; fail-open direct "
+			   "flows: to the destination's handshake.",
 			   &c->connect);
 }
 
