@@ -75,11 +75,19 @@ BASE_ID="$MIRROR $SUITE minbase v1"
 
 # Containers and the image go before lib.sh's cleanup deletes the
 # namespaces they use; so do mounts debootstrap may have left in $TMP.
+# podman takes a while: a TERM (the suite's timeout) must not cut it short.
 ctr_cleanup() {
 	local rc=$? c m
+	trap '' INT TERM
 	for c in "${CTRS[@]}"; do
 		"${PODMAN[@]}" rm -f -v -t 0 "$c" >/dev/null 2>&1
 	done
+	# a build cut short leaves its working containers (on the base image)
+	if [ -n "${BUILD_PRE+set}" ]; then
+		for c in $(ext_ctrs); do
+			grep -qx "$c" <<<"$BUILD_PRE" || "${PODMAN[@]}" rm -f "$c" >/dev/null 2>&1
+		done
+	fi
 	"${PODMAN[@]}" rmi -f "$IMG" >/dev/null 2>&1
 	for m in $(awk -v t="$TMP/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
 		umount -l "$m"
@@ -108,6 +116,8 @@ if [ "$have" = "$BASE_ID" ]; then
 	echo "base image $BASE_IMG reused ($BASE_ID)"
 else
 	echo "making base image $BASE_IMG: debootstrap $SUITE from $MIRROR"
+	# one made another way would stay behind untagged
+	"${PODMAN[@]}" rmi "$BASE_IMG" >/dev/null 2>&1
 	if ! debootstrap --variant=minbase "$SUITE" "$TMP/rootfs" "$MIRROR" \
 		>"$TMP/debootstrap.log" 2>&1; then
 		tail -n 20 "$TMP/debootstrap.log"
@@ -131,6 +141,11 @@ check_eq "base image $BASE_IMG is labelled with its mirror and suite" \
 stage_done "base image"
 
 # ---- the concentrator image, from container/Dockerfile ----
+# the build's own containers, and those there before it
+ext_ctrs() {
+	"${PODMAN[@]}" ps -a --external --filter "ancestor=$BASE_IMG" --format '{{.ID}}'
+}
+BUILD_PRE=$(ext_ctrs)
 if ! "${PODMAN[@]}" build --pull=never --layers=false --force-rm --network host \
 	"${ULIMITS[@]}" --build-arg "BASE=$BASE_IMG" -f "$REPO/container/Dockerfile" \
 	-t "$IMG" "$REPO" >"$TMP/build.log" 2>&1; then
@@ -168,8 +183,8 @@ run_ctr() {
 }
 run_ctr "$CTR" "$CONC" --sysctl net.ipv4.tcp_fastopen=3 --sysctl net.mptcp.enabled=1 \
 	-v "$TMP/conc.yaml:/etc/mptun/concentrator.yaml:ro"
-check_rc_run=$?
-if [ $check_rc_run != 0 ] || ! wait_listen "$CONC" "$CONC_PORT" 10; then
+rc=$?
+if [ $rc != 0 ] || ! wait_listen "$CONC" "$CONC_PORT" 10; then
 	fail "container $CTR listens on port $CONC_PORT in the conc namespace; podman:"
 	sed 's/^/    | /' "$TMP/run.out"
 	ctr_log_tail "$CTR"
@@ -220,7 +235,7 @@ cpe_stop main
 # clients.allow), which the listener takes only with the runtime's sysctl.
 srv_echo 9002
 tfo0=$(nstat_get "$CONC" TcpExtTCPFastOpenPassive)
-run "$ISP1" timeout 20 sh -c "echo hello | $TC --timeout 10 $CONC_ADDR:$CONC_PORT ${SRV4[0]}:9002"
+run "$ISP1" "$TC" --timeout 10 "$CONC_ADDR:$CONC_PORT" "${SRV4[0]}:9002" <<<hello
 check_rc "Convert from isp1 through the container: the echo answers" 0 '^hello$'
 check_range "its Convert message was taken from the SYN (TCPFastOpenPassive in conc ns)" \
 	$(($(nstat_get "$CONC" TcpExtTCPFastOpenPassive) - tfo0)) 1 1
