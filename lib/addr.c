@@ -270,3 +270,13 @@ const char *addr_str(const struct sockaddr *sa, char *buf, size_t len)
 		 addr_port(sa));
 	return buf;
 }
+
+const char *addr_host_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	int family;
+	const uint8_t *b = sa_bytes(sa, &family);
+
+	if (!b || !inet_ntop(family, b, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}

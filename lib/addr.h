@@ -50,5 +50,7 @@ uint16_t addr_port(const struct sockaddr *sa);
 /* "1.2.3.4:80" or "[::1]:80"; always NUL terminates. */
 #define ADDR_STRLEN (INET6_ADDRSTRLEN + 8)
 const char *addr_str(const struct sockaddr *sa, char *buf, size_t len);
+/* The address alone: "1.2.3.4", "2001:db8::1"; "?" when there is none. */
+const char *addr_host_str(const struct sockaddr *sa, char *buf, size_t len);
 
 #endif

@@ -237,6 +237,8 @@ static const struct cfg_key conc_keys[] = {
 	  .max = 32, .nullable = true },
 	{ .name = "auth", .type = CFG_MAP, .offset = OFF(auth), .map = auth_keys,
 	  .check = check_auth },
+	{ .name = "control", .type = CFG_MAP, .offset = OFF(control),
+	  .map = ctl_config_schema },
 	{ 0 },
 };
 
@@ -263,7 +265,9 @@ static bool set_defaults(struct conc_config *c)
 	c->auth.required = DEF_AUTH_REQUIRED;
 	c->auth.window_ms = DEF_AUTH_WINDOW_MS;
 	c->auth.replay_cache = DEF_AUTH_REPLAY;
-	return true;
+	ctl_config_defaults(&c->control, "127.0.0.1:9470",
+			    "/run/mptun/concentrator.sock");
+	return c->control.socket != NULL;
 }
 
 /* Invariants the loader relies on whatever the schema says; a failure here

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "ctl.h"
 
 #define CONC_DEFAULT_PORT 5124
 
@@ -56,6 +57,8 @@ struct conc_config {
 					  addresses as destinations, default false */
 
 	char *user; /* user: drop to this user after setup; NULL: stay */
+
+	struct ctl_config control; /* control: http and socket (docs/control.md) */
 
 	struct auth_policy auth; /* auth: the Auth TLV; keys sorted by id */
 

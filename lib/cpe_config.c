@@ -577,6 +577,8 @@ static const struct cfg_key cpe_keys[] = {
 	  .max = 32, .nullable = true },
 	{ .name = "auth", .type = CFG_MAP, .offset = OFF(auth),
 	  .map = auth_key_schema, .check = check_auth },
+	{ .name = "control", .type = CFG_MAP, .offset = OFF(control),
+	  .map = ctl_config_schema },
 	{ 0 },
 };
 
@@ -607,7 +609,8 @@ static bool set_defaults(struct cpe_config *c)
 	c->idle_timeout_ms = DEF_IDLE_MS;
 	c->set_ip_forward = DEF_SET_IP_FORWARD;
 	c->log_level = DEF_LOG_LEVEL;
-	return true;
+	ctl_config_defaults(&c->control, "127.0.0.1:9471", "/run/mptun/cpe.sock");
+	return c->control.socket != NULL;
 }
 
 static bool lan_has(const struct cpe_config *c, const char *ifname)

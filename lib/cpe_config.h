@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "ctl.h"
 
 enum cpe_protocol { CPE_PROTO_CONVERT, CPE_PROTO_SOCKS5 };
 enum cpe_open_mode { CPE_OPEN_HOLD, CPE_OPEN_FAST };
@@ -88,6 +89,8 @@ struct cpe_config {
 	int log_level; /* log.level */
 
 	char *user; /* user: drop to this user after setup; NULL: stay root */
+
+	struct ctl_config control; /* control: http and socket (docs/control.md) */
 };
 
 struct cpe_config *cpe_config_load_file(const char *path, char *err,

@@ -11,8 +11,10 @@
 #include "auth.h"
 #include "conc.h"
 #include "cli.h"
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "privdrop.h"
 #include "sockopt.h"
 #include "sysctl.h"
@@ -24,6 +26,8 @@ struct main_ctx {
 	struct conc_daemon d;
 	const char *config_path;
 	bool draining;
+	struct ctl *ctl;
+	struct ctl_self self;
 };
 
 static const struct cli_info cli = {
@@ -67,27 +71,152 @@ static void raise_nofile(void)
 	}
 }
 
-static void reload(struct main_ctx *m)
+/* SIGHUP and POST /reload: false, with why in msg, when the file is
+ * refused (the running configuration stays). */
+static bool reload(struct main_ctx *m, char *msg, size_t len)
 {
 	char err[512];
 	struct conc_config *c = conc_config_load_file(m->config_path, err, sizeof(err));
+	const struct conc_config *o = m->d.cfg;
+	bool later;
 
 	if (!c) {
-		log_error("reload: %s; keeping the running configuration", err);
-		return;
+		m->self.reload_failures++;
+		snprintf(msg, len, "reload: %s; keeping the running configuration", err);
+		log_error("%s", msg);
+		return false;
 	}
-	if (!addr_equal_host((struct sockaddr *)&c->listen,
-			     (struct sockaddr *)&m->d.cfg->listen) ||
-	    addr_port((struct sockaddr *)&c->listen) !=
-		    addr_port((struct sockaddr *)&m->d.cfg->listen) ||
-	    c->workers != m->d.cfg->workers)
-		log_warnx("reload: listen and workers changes take effect at restart");
+	later = !addr_equal_host((struct sockaddr *)&c->listen,
+				 (struct sockaddr *)&o->listen) ||
+		addr_port((struct sockaddr *)&c->listen) !=
+			addr_port((struct sockaddr *)&o->listen) ||
+		c->workers != o->workers ||
+		memcmp(&c->control.http, &o->control.http, sizeof(c->control.http)) ||
+		strcmp(c->control.socket, o->control.socket);
+	if (later)
+		log_warnx("reload: listen, workers and control changes take effect "
+			  "at restart");
 	log_set_level(c->log_level);
 	conc_workers_reload(&m->d, c);
 	conc_config_unref(m->d.cfg);
 	m->d.cfg = c;
+	m->self.reloads++;
+	snprintf(msg, len, "reloaded %s%s", m->config_path,
+		 later ? "; listen, workers and control changes take effect at "
+			 "restart" : "");
 	log_info("reloaded %s", m->config_path);
+	return true;
 }
+
+/* ---- the control interface (docs/control.md) ---- */
+
+static json_t *stats_json(const struct conc_stats *s, const char *group)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < conc_n_stat_descs; i++) {
+		const struct conc_stat_desc *d = &conc_stat_descs[i];
+		if (strcmp(d->group, group))
+			continue;
+		json_object_set_new(o, d->name,
+				    json_integer((json_int_t) * (const uint64_t *)(
+					    (const char *)s + d->offset)));
+	}
+	return o;
+}
+
+static void on_status(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	struct main_ctx *m = arg;
+	struct conc_stats s;
+	json_t *j = ctl_self_json(&m->self);
+
+	conc_stats_sum(&m->d, &s);
+	json_object_set_new(j, "flows", json_pack("{sIsI}", "active",
+						  (json_int_t)s.active, "total",
+						  (json_int_t)s.accepted));
+	json_object_set_new(j, "bytes", json_pack("{sIsI}", "up",
+						  (json_int_t)s.bytes_up, "down",
+						  (json_int_t)s.bytes_down));
+	json_object_set_new(j, "counters", stats_json(&s, "counters"));
+	json_object_set_new(j, "errors", stats_json(&s, "errors"));
+	json_object_set_new(j, "socks", stats_json(&s, "socks"));
+	json_object_set_new(j, "listen",
+			    ctl_json_addr((struct sockaddr *)&m->d.cfg->listen));
+	json_object_set_new(j, "workers", json_integer(m->d.n_workers));
+	ctl_reply_json(rp, 200, j);
+}
+
+static void on_metrics(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	struct main_ctx *m = arg;
+	struct conc_stats s;
+	struct metrics x;
+	char *body;
+	size_t len;
+
+	if (metrics_open(&x) < 0) {
+		ctl_reply_error(rp, 500, "out of memory");
+		return;
+	}
+	conc_stats_sum(&m->d, &s);
+	metrics_family(&x, "mptun_build_info", "gauge", "Always 1.");
+	metrics_u64(&x, "mptun_build_info", 1, "daemon", m->self.daemon, "version",
+		    MPTUN_VERSION, NULL);
+	metrics_family(&x, "mptun_start_time_seconds", "gauge",
+		       "Unix time the daemon started.");
+	metrics_u64(&x, "mptun_start_time_seconds", (uint64_t)m->self.started, NULL);
+	metrics_family(&x, "mptun_reloads_total", "counter",
+		       "Configuration reloads, by result.");
+	metrics_u64(&x, "mptun_reloads_total", m->self.reloads, "result", "ok", NULL);
+	metrics_u64(&x, "mptun_reloads_total", m->self.reload_failures, "result",
+		    "failed", NULL);
+	metrics_family(&x, "mptun_flows_active", "gauge", "Flows open.");
+	metrics_u64(&x, "mptun_flows_active", s.active, NULL);
+	metrics_family(&x, "mptun_flows_total", "counter", "Flows accepted.");
+	metrics_u64(&x, "mptun_flows_total", s.accepted, NULL);
+	metrics_family(&x, "mptun_bytes_total", "counter",
+		       "Bytes relayed; up is client to server.");
+	metrics_u64(&x, "mptun_bytes_total", s.bytes_up, "direction", "up", NULL);
+	metrics_u64(&x, "mptun_bytes_total", s.bytes_down, "direction", "down", NULL);
+	metrics_family(&x, "mptun_convert_errors_total", "counter",
+		       "RFC 8803 Error TLVs sent, by code.");
+#define ERR_SAMPLE(name, code)                                                 \
+	metrics_u64(&x, "mptun_convert_errors_total", s.name, "code", #code,   \
+		    "name", #name, NULL);
+	CONC_STATS_ERRORS(ERR_SAMPLE)
+#undef ERR_SAMPLE
+	metrics_family(&x, "mptun_counter_total", "counter",
+		       "Every other counter of the SIGUSR1 dump, by name.");
+	for (size_t i = 0; i < conc_n_stat_descs; i++) {
+		const struct conc_stat_desc *d = &conc_stat_descs[i];
+		if (!strcmp(d->group, "errors"))
+			continue;
+		metrics_u64(&x, "mptun_counter_total",
+			    *(const uint64_t *)((const char *)&s + d->offset), "name",
+			    d->name, NULL);
+	}
+	if (!(body = metrics_close(&x, &len))) {
+		ctl_reply_error(rp, 500, "out of memory");
+		return;
+	}
+	ctl_reply_text(rp, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
+static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	char msg[768];
+	bool ok = reload(arg, msg, sizeof(msg));
+
+	ctl_reply_json(rp, ok ? 200 : 400,
+		       json_pack("{sbss}", "ok", ok, "message", msg));
+}
+
+static const struct ctl_route routes[] = {
+	{ "GET", "/status", on_status, false },
+	{ "GET", "/metrics", on_metrics, false },
+	{ "POST", "/reload", on_reload, true },
+};
 
 static void log_counters(const struct conc_daemon *d)
 {
@@ -102,7 +231,8 @@ static void on_signal(struct loop *l, int signo, void *arg)
 	struct main_ctx *m = arg;
 
 	if (signo == SIGHUP) {
-		reload(m);
+		char msg[768];
+		reload(m, msg, sizeof(msg));
 		return;
 	}
 	if (signo == SIGUSR1) {
@@ -130,7 +260,7 @@ static unsigned worker_count(const struct conc_config *c)
 static int run(struct main_ctx *m)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	char a[ADDR_STRLEN];
+	char a[ADDR_STRLEN], err[512];
 	struct loop *l;
 	int r;
 
@@ -147,10 +277,17 @@ static int run(struct main_ctx *m)
 		conc_workers_drain(&m->d);
 		goto out;
 	}
+	m->ctl = ctl_start(l, &m->d.cfg->control, routes,
+			   sizeof(routes) / sizeof(routes[0]), m, err, sizeof(err));
+	if (!m->ctl) {
+		log_error("%s", err);
+		conc_workers_drain(&m->d);
+		r = -EADDRINUSE;
+		goto out;
+	}
 	/* The listeners are bound: nothing left needs root. The workers
 	 * run already; the id change reaches them too (see privdrop.h). */
 	if (m->d.cfg->user) {
-		char err[256];
 		if (privdrop(m->d.cfg->user, NULL, 0, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			conc_workers_drain(&m->d);
@@ -165,6 +302,7 @@ static int run(struct main_ctx *m)
 	if ((r = loop_run(l)) < 0)
 		log_error("event loop: %s", strerror(-r));
 out:
+	ctl_stop(m->ctl);
 	conc_workers_join(&m->d);
 	conc_limits_destroy(&m->d.limits);
 	loop_free(l);
@@ -202,6 +340,7 @@ int main(int argc, char **argv)
 	raise_nofile();
 	check_tfo_sysctl(m.d.cfg);
 	m.config_path = o.config;
+	ctl_self_init(&m.self, "mptun-concentrator", o.config);
 	rc = run(&m);
 	conc_config_unref(m.d.cfg);
 	log_info("stopped");

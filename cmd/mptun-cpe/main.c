@@ -13,7 +13,9 @@
 #include "auth.h"
 #include "cpe.h"
 #include "cli.h"
+#include "ctl.h"
 #include "log.h"
+#include "metrics.h"
 #include "nlroute.h"
 #include "privdrop.h"
 #include "sysctl.h"
@@ -68,6 +70,8 @@ struct cpe_main {
 	struct nlroute *nl;
 	int tunfd;
 	uint32_t table; /* the one installed: a reload may name another */
+	struct ctl *ctl;
+	struct ctl_self self;
 };
 
 static struct nlroute_capture capture_of(const struct cpe_config *c)
@@ -80,31 +84,115 @@ static struct nlroute_capture capture_of(const struct cpe_config *c)
 					 .priority = c->rule_priority };
 }
 
-static void reload(struct cpe_main *m)
+/* SIGHUP and POST /reload: false, with why in msg, when the file is
+ * refused (the running configuration stays). */
+static bool reload(struct cpe_main *m, char *msg, size_t len)
 {
 	char err[512];
 	struct cpe_config *c = cpe_config_load_file(m->config_path, err, sizeof(err));
+	bool paths_ok;
 
 	if (!c) {
-		log_error("reload: %s; keeping the running configuration", err);
-		return;
+		m->self.reload_failures++;
+		snprintf(msg, len, "reload: %s; keeping the running configuration", err);
+		log_error("%s", msg);
+		return false;
 	}
 	log_set_level(c->log_level);
-	if (!cpe_paths_reload(m->c.paths, c))
+	if (!(paths_ok = cpe_paths_reload(m->c.paths, c)))
 		log_error("reload: paths not managed until the next reload or restart");
-	log_warnx("reload: tun, lan, capture and concentrator changes take "
-		  "effect at restart; paths, health and flow settings apply now");
+	log_warnx("reload: tun, lan, capture, concentrator and control changes "
+		  "take effect at restart; paths, health and flow settings apply now");
 	cpe_config_unref(m->c.cfg);
 	m->c.cfg = c;
+	m->self.reloads++;
+	snprintf(msg, len, "reloaded %s%s; tun, lan, capture, concentrator and "
+		 "control changes take effect at restart", m->config_path,
+		 paths_ok ? "" : " but the paths could not be set up (see the log)");
 	log_info("reloaded %s", m->config_path);
+	return true;
 }
+
+/* ---- the control interface (docs/control.md) ---- */
+
+static void on_status(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	struct cpe_main *m = arg;
+	json_t *j = ctl_self_json(&m->self);
+
+	json_object_set_new(j, "flows", json_pack("{sIsI}", "active",
+						  (json_int_t)m->c.n_flows, "total",
+						  (json_int_t)m->c.ctr.flows_total));
+	json_object_set_new(j, "bytes", json_pack("{sIsI}", "up",
+						  (json_int_t)m->c.ctr.bytes_up, "down",
+						  (json_int_t)m->c.ctr.bytes_down));
+	json_object_set_new(j, "concentrator",
+			    ctl_json_addr((struct sockaddr *)&m->c.cfg->conc));
+	json_object_set_new(j, "tun", json_string(m->c.cfg->tun_name));
+	ctl_reply_json(rp, 200, j);
+}
+
+static void on_metrics(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	struct cpe_main *m = arg;
+	struct metrics x;
+	char *body;
+	size_t len;
+
+	if (metrics_open(&x) < 0) {
+		ctl_reply_error(rp, 500, "out of memory");
+		return;
+	}
+	metrics_family(&x, "mptun_build_info", "gauge", "Always 1.");
+	metrics_u64(&x, "mptun_build_info", 1, "daemon", m->self.daemon, "version",
+		    MPTUN_VERSION, NULL);
+	metrics_family(&x, "mptun_start_time_seconds", "gauge",
+		       "Unix time the daemon started.");
+	metrics_u64(&x, "mptun_start_time_seconds", (uint64_t)m->self.started, NULL);
+	metrics_family(&x, "mptun_reloads_total", "counter",
+		       "Configuration reloads, by result.");
+	metrics_u64(&x, "mptun_reloads_total", m->self.reloads, "result", "ok", NULL);
+	metrics_u64(&x, "mptun_reloads_total", m->self.reload_failures, "result",
+		    "failed", NULL);
+	metrics_family(&x, "mptun_flows_active", "gauge", "Flows open.");
+	metrics_u64(&x, "mptun_flows_active", m->c.n_flows, NULL);
+	metrics_family(&x, "mptun_flows_total", "counter", "Flows accepted.");
+	metrics_u64(&x, "mptun_flows_total", m->c.ctr.flows_total, NULL);
+	metrics_family(&x, "mptun_bytes_total", "counter",
+		       "Bytes relayed; up is LAN to server.");
+	metrics_u64(&x, "mptun_bytes_total", m->c.ctr.bytes_up, "direction", "up", NULL);
+	metrics_u64(&x, "mptun_bytes_total", m->c.ctr.bytes_down, "direction",
+		    "down", NULL);
+	if (!(body = metrics_close(&x, &len))) {
+		ctl_reply_error(rp, 500, "out of memory");
+		return;
+	}
+	ctl_reply_text(rp, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
+static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	char msg[768];
+	bool ok = reload(arg, msg, sizeof(msg));
+
+	ctl_reply_json(rp, ok ? 200 : 400,
+		       json_pack("{sbss}", "ok", ok, "message", msg));
+}
+
+static const struct ctl_route routes[] = {
+	{ "GET", "/status", on_status, false },
+	{ "GET", "/metrics", on_metrics, false },
+	{ "POST", "/reload", on_reload, true },
+};
 
 static void on_signal(struct loop *l, int signo, void *arg)
 {
 	struct cpe_main *m = arg;
 
+	char msg[768];
+
 	if (signo == SIGHUP)
-		reload(m);
+		reload(m, msg, sizeof(msg));
 	else if (signo == SIGUSR1)
 		cpe_log_counters(&m->c);
 	else
@@ -131,6 +219,8 @@ static void drop_privileges(const struct cpe_config *c)
 	log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", c->user);
 }
 
+static void teardown(struct cpe_main *m);
+
 static void setup(struct cpe_main *m)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
@@ -139,6 +229,7 @@ static void setup(struct cpe_main *m)
 	struct stack_hooks hooks;
 	struct nlroute_capture cap = capture_of(c);
 	uint32_t entries = c->max_flows * 2 > 64000 ? 64000 : c->max_flows * 2;
+	char err[512];
 	int r;
 
 	need_sysctl(c, "net.ipv4.ip_forward", 1);
@@ -167,12 +258,21 @@ static void setup(struct cpe_main *m)
 		fatalx("cannot start lwIP on %s", c->tun_name);
 	if ((r = nlroute_capture_install(m->nl, &cap)) < 0)
 		fatalx("cannot install the capture rules: %s", strerror(-r));
+	if (!(m->ctl = ctl_start(m->c.loop, &c->control, routes,
+				 sizeof(routes) / sizeof(routes[0]), m, err,
+				 sizeof(err)))) {
+		log_error("%s", err);
+		teardown(m);
+		exit(1);
+	}
 	drop_privileges(c);
 }
 
 /* Reverse order; safe on a half-done setup. */
 static void teardown(struct cpe_main *m)
 {
+	ctl_stop(m->ctl);
+	m->ctl = NULL;
 	if (m->nl)
 		nlroute_capture_remove(m->nl, m->table);
 	if (m->c.loop) {
@@ -216,6 +316,7 @@ int main(int argc, char **argv)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
 	m.config_path = o.config;
+	ctl_self_init(&m.self, "mptun-cpe", o.config);
 	setup(&m);
 	char a[ADDR_STRLEN];
 	log_info("capturing TCP from %zu LAN interface(s) into %s; concentrator %s",

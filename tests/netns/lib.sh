@@ -175,12 +175,14 @@ bg() {
 # users private header connect idle drain flows per_client tfo workers level
 # source4 (quoted address or null); optional, left out when empty: pending
 # (limits.pending_per_client), auth (the auth section as a YAML flow
-# mapping, e.g. auth='{required: true, keys: [...]}').
+# mapping, e.g. auth='{required: true, keys: [...]}'); ctl_http (control.http,
+# default off) and ctl_socket (control.socket, default $TMP/conc-PORT-PID.sock: one per call).
 conc_config() {
 	local port=$1 kv clients='"10.1.0.0/24", "fd00:1::/64"' users='' deny='' \
 		allow='"10.2.0.0/24", "fd00:2::/64"' private=false header=2s connect=2s \
 		idle=60s drain=5s flows=4096 per_client=2048 tfo=set workers=2 level=info \
-		source4='"10.2.0.1"' pending='' auth='' user=''
+		source4='"10.2.0.1"' pending='' auth='' user='' ctl_http=off \
+		ctl_socket=$TMP/conc-$1-$BASHPID.sock
 	shift
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
 	cat <<-EOF
@@ -204,6 +206,7 @@ conc_config() {
 	timeouts: {header: $header, connect: $connect, idle: $idle, drain: $drain}
 	limits: {flows: $flows, flows_per_client: $per_client${pending:+, pending_per_client: $pending}}
 	log: {level: $level}
+	control: {http: "$ctl_http", socket: "$ctl_socket"}
 	EOF
 	if [ -n "$auth" ]; then echo "auth: $auth"; fi
 	if [ -n "$user" ]; then echo "user: $user"; fi

@@ -177,7 +177,9 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # active; paths=none: no paths), role2 (wan2's role), interval timeout
 # failures fail (the health section); user (run as), per_host and
 # pending_host (flow.max_per_host, flow.max_pending_per_host), auth (the
-# auth section as a YAML flow mapping, e.g. auth='{id: a, key: "..."}').
+# auth section as a YAML flow mapping, e.g. auth='{id: a, key: "..."}');
+# ctl_http (control.http, default off), ctl_socket (control.socket, default
+# $TMP/cpe-TUN-PID.sock: one per call).
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
 # subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
@@ -187,8 +189,9 @@ cpe_config() {
 		conc=$CONC_ADDR:$CONC_PORT proto=convert open=hold fast_wait=10ms \
 		max=4096 connect=10s idle=5m forward=set level=info paths='' \
 		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2 \
-		user='' per_host=1024 pending_host=256 auth=''
+		user='' per_host=1024 pending_host=256 auth='' ctl_http=off ctl_socket=''
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
+	[ -n "$ctl_socket" ] || ctl_socket=$TMP/cpe-$tun-$BASHPID.sock
 	case $conc in
 	\[*) gw2='"fd64:2::1"' ;;
 	*) gw2=100.64.2.1 ;;
@@ -229,6 +232,9 @@ cpe_config() {
 	  ip_forward: $forward
 	log:
 	  level: $level
+	control:
+	  http: "$ctl_http"
+	  socket: "$ctl_socket"
 	EOF
 	[ -n "$user" ] && echo "user: $user"
 	[ -n "$auth" ] && echo "auth: $auth"
