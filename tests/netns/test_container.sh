@@ -5,9 +5,10 @@
 # concentrator's namespace as compose.yaml runs it (no capabilities, read-only
 # root, the TFO sysctl set by the runtime and only checked by the daemon),
 # and a CPE's download of 10 MB goes through it, checked by sha256 and by the
-# container's own counters. Its process must not be root; podman stop must
-# end it with status 0; the image's own config must refuse to start without
-# the sysctl and start with it.
+# container's own counters (SIGUSR1, the control HTTP); the control socket
+# reloads it through the /run/mptun volume. Its process must not be root;
+# podman stop must end it with status 0; the image's own config must refuse
+# to start without the sysctl and start with it.
 #
 # The base image stays in podman's storage as $BASE_IMG, labelled with the
 # mirror and suite it came from, and is reused while they match; everything
@@ -165,8 +166,10 @@ cpe_topo_up
 mkdir "$TMP/www"
 mkfile "$TMP/www/f.bin" 10M
 srv_http 8080 "$TMP/www"
-# readable by the container's user only, as the README asks
-conc_config_cpe tfo=require >"$TMP/conc.yaml"
+# readable by the container's user only, as the README asks; the control
+# interface as in the image's config
+conc_config_cpe tfo=require ctl_http='[::]:9470' ctl_socket=/run/mptun/concentrator.sock \
+	>"$TMP/conc.yaml"
 chown "$USER_IMG" "$TMP/conc.yaml"
 chmod 600 "$TMP/conc.yaml"
 stage_done "topology"
@@ -229,6 +232,28 @@ down=$(ctr_log "$CTR" | grep ' counters:' | tail -n 1 | tr ' ' '\n' |
 	awk -F= '$1 == "bytes_down" { print $2 }')
 check_range "the container's concentrator relayed the 10 MB (counters bytes_down after SIGUSR1)" \
 	"${down:-none}" 10485760 20000000
+
+# the control interface: HTTP in the namespace, the socket through the volume
+# jget FILE KEY.KEY...: a value of the JSON in FILE
+jget() {
+	python3 -c 'import functools, json, sys
+print(functools.reduce(lambda o, k: o[k], sys.argv[2].split("."), json.load(open(sys.argv[1]))))' \
+		"$1" "$2" 2>/dev/null
+}
+ip netns exec "$CONC" curl -sS --max-time 5 -o "$TMP/status.json" http://127.0.0.1:9470/status
+check_eq "GET /status from the container's control HTTP (9470 in conc ns): daemon" \
+	"$(jget "$TMP/status.json" daemon)" mptun-concentrator
+check_range "GET /status: bytes.down counts the 10 MB" \
+	"$(jget "$TMP/status.json" bytes.down)" 10485760 20000000
+RUNDIR=$("${PODMAN[@]}" inspect --format \
+	'{{range .Mounts}}{{if eq .Destination "/run/mptun"}}{{.Source}}{{end}}{{end}}' "$CTR")
+check_eq "the control socket in the /run/mptun volume: uid $UID_IMG, mode 660" \
+	"$(stat -c '%u %a' "$RUNDIR/concentrator.sock" 2>/dev/null)" "$UID_IMG 660"
+# relative: the volume's path is longer than a socket address holds
+(cd "$RUNDIR" && curl -sS --max-time 5 --unix-socket concentrator.sock -X POST \
+	-o "$TMP/reload.json" http://mptun/reload)
+check_eq "POST /reload on the control socket from the host: ok (the mounted file read again)" \
+	"$(jget "$TMP/reload.json" ok)" True
 cpe_stop main
 # The CPE leaves SYN data off by default (README, known kernel issues): the
 # test client sends its Convert message in the SYN, from isp1 (a client in
@@ -263,6 +288,10 @@ check "image's config, no sysctl: the log names net.ipv4.tcp_fastopen" \
 run_ctr "$CTR-default" "$PFX-c2" --sysctl net.ipv4.tcp_fastopen=3
 if wait_listen "$PFX-c2" 5124 10; then
 	pass "image's config, with the sysctl: listens on 5124"
+	ip netns exec "$PFX-c2" curl -sS --max-time 5 -o "$TMP/status2.json" \
+		"http://[::1]:9470/status"
+	check_eq "image's config: the control HTTP answers on every address ([::1]:9470)" \
+		"$(jget "$TMP/status2.json" daemon)" mptun-concentrator
 else
 	fail "image's config, with the sysctl: listens on 5124; log:"
 	ctr_log_tail "$CTR-default"
