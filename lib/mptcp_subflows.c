@@ -4,8 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SUBFLOWS_MAX 16 /* a CPE has at most 8 paths: one subflow each, and
-			   a spare for each being replaced */
+/* A CPE has at most 8 paths: one subflow each, and a spare for each
+ * being replaced. */
+#define SUBFLOWS_MAX 16
 
 /* From the kernel's include/uapi/linux/mptcp.h, spelt out here: build
  * hosts' headers may predate them (Linux 5.16), and that header clashes
@@ -17,9 +18,9 @@
 
 struct mptun_subflow_data {
 	uint32_t size_subflow_data; /* of this header, set by us */
-	uint32_t num_subflows;      /* set by the kernel */
-	uint32_t size_kernel;       /* of one element, set by the kernel */
-	uint32_t size_user;         /* of one element, set by us */
+	uint32_t num_subflows;	    /* set by the kernel */
+	uint32_t size_kernel;	    /* of one element, set by the kernel */
+	uint32_t size_user;	    /* of one element, set by us */
 } __attribute__((aligned(8)));
 
 struct mptun_subflow_addrs {

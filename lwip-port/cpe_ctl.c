@@ -9,8 +9,8 @@
 #include "metrics.h"
 
 #define FLOWS_DEFAULT 1000
-#define FLOWS_MAX 100000
-#define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define FLOWS_MAX     100000
+#define PROM_TYPE     "text/plain; version=0.0.4; charset=utf-8"
 
 /* The name a counter has outside the log: "group_key" (unique: the
  * groups share keys such as "in"). */
@@ -50,8 +50,9 @@ static json_t *counters_json(const struct cpe *c, bool errors)
 	for (size_t i = 0; o && i < cpe_n_stat_descs; i++) {
 		if (is_error(i) != errors)
 			continue;
-		json_object_set_new(o, errors ? cpe_stat_descs[i].name
-					      : stat_name(i, name, sizeof(name)),
+		json_object_set_new(o,
+				    errors ? cpe_stat_descs[i].name
+					   : stat_name(i, name, sizeof(name)),
 				    json_u64(cpe_stat_get(c, i)));
 	}
 	return o;
@@ -63,16 +64,23 @@ static json_t *path_json(const struct cpe_path_info *p)
 
 	json_object_set_new(o, "name", json_string(p->name));
 	json_object_set_new(o, "interface", json_string(p->interface));
-	json_object_set_new(o, "role", json_string(p->backup ? "backup" : "active"));
+	json_object_set_new(o, "role",
+			    json_string(p->backup ? "backup" : "active"));
 	json_object_set_new(o, "state", json_string(p->up ? "up" : "down"));
-	json_object_set_new(o, "since_s", json_real((double)p->state_ms / 1000.0));
-	json_object_set_new(o, "source", ctl_json_host((const struct sockaddr *)&p->source));
-	json_object_set_new(o, "gateway", ctl_json_host((const struct sockaddr *)&p->gateway));
-	json_object_set_new(o, "rtt_ms", p->rtt_known ? json_real(p->rtt_us / 1000.0)
-						       : json_null());
+	json_object_set_new(o, "since_s",
+			    json_real((double)p->state_ms / 1000.0));
+	json_object_set_new(o, "source",
+			    ctl_json_host((const struct sockaddr *)&p->source));
+	json_object_set_new(
+	    o, "gateway", ctl_json_host((const struct sockaddr *)&p->gateway));
+	json_object_set_new(o, "rtt_ms",
+			    p->rtt_known ? json_real(p->rtt_us / 1000.0)
+					 : json_null());
 	json_object_set_new(o, "subflows", json_u64(p->subflows));
-	json_object_set_new(o, "tx_bytes", p->stats ? json_u64(p->tx_bytes) : json_null());
-	json_object_set_new(o, "rx_bytes", p->stats ? json_u64(p->rx_bytes) : json_null());
+	json_object_set_new(o, "tx_bytes",
+			    p->stats ? json_u64(p->tx_bytes) : json_null());
+	json_object_set_new(o, "rx_bytes",
+			    p->stats ? json_u64(p->rx_bytes) : json_null());
 	json_object_set_new(o, "probes_sent", json_u64(p->probes_sent));
 	json_object_set_new(o, "probes_ok", json_u64(p->probes_ok));
 	json_object_set_new(o, "downs", json_u64(p->downs));
@@ -93,12 +101,14 @@ void cpe_ctl_status(struct cpe *c, const struct ctl_self *self,
 	}
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(paths, path_json(&v[i]));
-	json_object_set_new(j, "flows", json_pack("{sIsI}", "active",
-						  (json_int_t)c->n_flows, "total",
-						  (json_int_t)c->ctr.total));
-	json_object_set_new(j, "bytes", json_pack("{sIsI}", "up",
-						  (json_int_t)c->ctr.bytes_up, "down",
-						  (json_int_t)c->ctr.bytes_down));
+	json_object_set_new(j, "flows",
+			    json_pack("{sIsI}", "active",
+				      (json_int_t)c->n_flows, "total",
+				      (json_int_t)c->ctr.total));
+	json_object_set_new(j, "bytes",
+			    json_pack("{sIsI}", "up",
+				      (json_int_t)c->ctr.bytes_up, "down",
+				      (json_int_t)c->ctr.bytes_down));
 	json_object_set_new(j, "counters", counters_json(c, false));
 	json_object_set_new(j, "errors", counters_json(c, true));
 	json_object_set_new(j, "concentrator",
@@ -118,10 +128,12 @@ static void metrics_self(struct metrics *x, const struct cpe *c,
 		    MPTUN_VERSION, NULL);
 	metrics_family(x, "mptun_start_time_seconds", "gauge",
 		       "Unix time the daemon started.");
-	metrics_u64(x, "mptun_start_time_seconds", (uint64_t)self->started, NULL);
+	metrics_u64(x, "mptun_start_time_seconds", (uint64_t)self->started,
+		    NULL);
 	metrics_family(x, "mptun_reloads_total", "counter",
 		       "Configuration reloads, by result.");
-	metrics_u64(x, "mptun_reloads_total", self->reloads, "result", "ok", NULL);
+	metrics_u64(x, "mptun_reloads_total", self->reloads, "result", "ok",
+		    NULL);
 	metrics_u64(x, "mptun_reloads_total", self->reload_failures, "result",
 		    "failed", NULL);
 	metrics_family(x, "mptun_flows_active", "gauge", "Flows open.");
@@ -131,7 +143,8 @@ static void metrics_self(struct metrics *x, const struct cpe *c,
 	metrics_u64(x, "mptun_flows_total", c->ctr.total, NULL);
 	metrics_family(x, "mptun_bytes_total", "counter",
 		       "Bytes relayed; up is LAN to server.");
-	metrics_u64(x, "mptun_bytes_total", c->ctr.bytes_up, "direction", "up", NULL);
+	metrics_u64(x, "mptun_bytes_total", c->ctr.bytes_up, "direction", "up",
+		    NULL);
 	metrics_u64(x, "mptun_bytes_total", c->ctr.bytes_down, "direction",
 		    "down", NULL);
 }
@@ -150,13 +163,14 @@ static void metrics_counters(struct metrics *x, const struct cpe *c)
 		metrics_u64(x, "mptun_convert_errors_total", cpe_stat_get(c, i),
 			    "code", code, "name", cpe_stat_descs[i].name, NULL);
 	}
-	metrics_family(x, "mptun_counter_total", "counter",
-		       "Every other counter of the SIGUSR1 dump, as group_key.");
+	metrics_family(
+	    x, "mptun_counter_total", "counter",
+	    "Every other counter of the SIGUSR1 dump, as group_key.");
 	for (size_t i = 0; i < cpe_n_stat_descs; i++) {
 		if (is_error(i) || cpe_stat_descs[i].gauge)
 			continue;
-		metrics_u64(x, "mptun_counter_total", cpe_stat_get(c, i), "name",
-			    stat_name(i, name, sizeof(name)), NULL);
+		metrics_u64(x, "mptun_counter_total", cpe_stat_get(c, i),
+			    "name", stat_name(i, name, sizeof(name)), NULL);
 	}
 	metrics_hist_write(x, "mptun_connect_seconds",
 			   "Seconds from opening a flow's MPTCP connection "
@@ -185,8 +199,9 @@ static void metrics_paths(struct metrics *x, const struct cpe_path_info *v,
 	for (size_t i = 0; i < n; i++)
 		metrics_u64(x, "mptun_path_subflows", v[i].subflows, "path",
 			    v[i].name, NULL);
-	metrics_family(x, "mptun_path_bytes_total", "counter",
-		       "Bytes the path's interface sent (tx) and received (rx).");
+	metrics_family(
+	    x, "mptun_path_bytes_total", "counter",
+	    "Bytes the path's interface sent (tx) and received (rx).");
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].stats)
 			continue;
@@ -199,11 +214,12 @@ static void metrics_paths(struct metrics *x, const struct cpe_path_info *v,
 		if (!v[i].rtt_known)
 			continue;
 		if (!rtt)
-			metrics_family(x, "mptun_path_rtt_seconds", "gauge",
-				       "The last health probe's handshake time.");
+			metrics_family(
+			    x, "mptun_path_rtt_seconds", "gauge",
+			    "The last health probe's handshake time.");
 		rtt = true;
-		metrics_f64(x, "mptun_path_rtt_seconds", v[i].rtt_us / 1e6, "path",
-			    v[i].name, NULL);
+		metrics_f64(x, "mptun_path_rtt_seconds", v[i].rtt_us / 1e6,
+			    "path", v[i].name, NULL);
 	}
 	metrics_family(x, "mptun_path_downs_total", "counter",
 		       "Times the path went down.");
@@ -255,13 +271,14 @@ static bool flow_out(void *arg, const struct cpe_flow_info *fi)
 		o->truncated = true;
 		return false;
 	}
-	j = json_pack("{sI so so ss sf sI sI so sb}", "id", (json_int_t)fi->id,
-		      "client", ctl_json_addr((const struct sockaddr *)&fi->client),
-		      "destination", ctl_json_addr((const struct sockaddr *)&fi->dst),
-		      "state", fi->state, "age_s", (double)fi->age_ms / 1000.0,
-		      "bytes_up", (json_int_t)fi->bytes_up, "bytes_down",
-		      (json_int_t)fi->bytes_down, "path",
-		      path ? json_string(path) : json_null(), "direct", fi->direct);
+	j = json_pack(
+	    "{sI so so ss sf sI sI so sb}", "id", (json_int_t)fi->id, "client",
+	    ctl_json_addr((const struct sockaddr *)&fi->client), "destination",
+	    ctl_json_addr((const struct sockaddr *)&fi->dst), "state",
+	    fi->state, "age_s", (double)fi->age_ms / 1000.0, "bytes_up",
+	    (json_int_t)fi->bytes_up, "bytes_down", (json_int_t)fi->bytes_down,
+	    "path", path ? json_string(path) : json_null(), "direct",
+	    fi->direct);
 	if (!j || (o->n && fputc(',', o->f) == EOF) ||
 	    json_dumpf(j, o->f, JSON_COMPACT | JSON_ENSURE_ASCII) < 0)
 		o->failed = true;
@@ -290,9 +307,10 @@ static bool parse_limit(const char *s, size_t *limit)
 	return true;
 }
 
-void cpe_ctl_flows(struct cpe *c, const struct ctl_req *rq, struct ctl_reply *rp)
+void cpe_ctl_flows(struct cpe *c, const struct ctl_req *rq,
+		   struct ctl_reply *rp)
 {
-	struct flows_out o = { .c = c };
+	struct flows_out o = {.c = c};
 	char *buf = NULL;
 	size_t len = 0;
 

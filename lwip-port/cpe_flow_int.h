@@ -16,10 +16,10 @@
 #define ANSWER_MAX 1100
 
 enum cf_state {
-	CF_CONNECTING,      /* hold: waiting for the answer; LAN SYN held */
-	CF_ACCEPTING,       /* hold: SYN given to lwIP, waiting for accept */
+	CF_CONNECTING,	    /* hold: waiting for the answer; LAN SYN held */
+	CF_ACCEPTING,	    /* hold: SYN given to lwIP, waiting for accept */
 	CF_FAST_ACCEPTING,  /* fast: SYN given to lwIP at once */
-	CF_FAST_WAIT,       /* fast: accepted, waiting for the first bytes */
+	CF_FAST_WAIT,	    /* fast: accepted, waiting for the first bytes */
 	CF_FAST_CONNECTING, /* fast: waiting for the answer, pcb open */
 	CF_RELAY,
 	CF_DEAD,
@@ -34,13 +34,13 @@ struct cpe_flow {
 	int sfd;
 	struct tcp_pcb *pcb;
 	bool pcb_aborted; /* tcp_abort()ed inside an lwIP callback */
-	bool direct;      /* fail-open: sfd is TCP to dst itself, no opening */
-	bool pending;     /* still opening: counted in host->pending */
+	bool direct;	  /* fail-open: sfd is TCP to dst itself, no opening */
+	bool pending;	  /* still opening: counted in host->pending */
 	struct host_entry *host; /* its LAN host's counts */
 	struct sockaddr_storage dst;
 	uint8_t *syn, *held; /* the LAN SYN as sent, and rewritten for lwIP */
 	size_t syn_len, held_len;
-	uint8_t *opening;    /* bytes for the socket before the relay */
+	uint8_t *opening; /* bytes for the socket before the relay */
 	size_t opening_len, opening_off;
 	uint8_t answer[ANSWER_MAX];
 	size_t answer_len;
@@ -48,10 +48,10 @@ struct cpe_flow {
 	size_t stash_len, stash_off;
 	struct pbuf *to_sock; /* LAN bytes the socket did not take yet */
 	bool lan_eof, sock_eof, lan_shut, sock_shut;
-	bool failed; /* counted in failed: its close is logged at info */
-	uint32_t path; /* cpe_paths_name()'s id of the path it started on */
-	uint64_t start_ms;  /* the LAN SYN */
-	uint64_t open_us;   /* the connection to the concentrator opened */
+	bool failed;	   /* counted in failed: its close is logged at info */
+	uint32_t path;	   /* cpe_paths_name()'s id of the path it started on */
+	uint64_t start_ms; /* the LAN SYN */
+	uint64_t open_us;  /* the connection to the concentrator opened */
 	uint64_t deadline_ms, active_ms;
 	uint64_t bytes_up, bytes_down;
 	struct loop_timer fast_timer;
@@ -60,7 +60,7 @@ struct cpe_flow {
 /* Every line about a flow: "flow N CLIENT -> DESTINATION what", at level
  * LOG_INFO or LOG_DEBUG. */
 void cpe_flow_log(const struct cpe_flow *f, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* One end of a flow NAT tuple (port in host order) as a sockaddr. */
 void cpe_tuple_addr(int family, const uint8_t *a, uint16_t port,
 		    struct sockaddr_storage *ss);

@@ -46,9 +46,11 @@ void cpe_flow_log(const struct cpe_flow *f, int level, const char *fmt, ...)
 	}
 	addr_str((const struct sockaddr *)&f->dst, d, sizeof(d));
 	if (level == LOG_INFO)
-		log_info("flow %llu %s -> %s %s", (unsigned long long)f->id, a, d, what);
+		log_info("flow %llu %s -> %s %s", (unsigned long long)f->id, a,
+			 d, what);
 	else
-		log_debug("flow %llu %s -> %s %s", (unsigned long long)f->id, a, d, what);
+		log_debug("flow %llu %s -> %s %s", (unsigned long long)f->id, a,
+			  d, what);
 }
 
 /* The state names of /flows. */
@@ -74,14 +76,14 @@ static void flow_info(const struct cpe_flow *f, uint64_t now,
 		      struct cpe_flow_info *fi)
 {
 	*fi = (struct cpe_flow_info){
-		.id = f->id,
-		.dst = f->dst,
-		.state = state_name(f),
-		.age_ms = now - f->start_ms,
-		.bytes_up = f->bytes_up,
-		.bytes_down = f->bytes_down,
-		.path = f->path,
-		.direct = f->direct,
+	    .id = f->id,
+	    .dst = f->dst,
+	    .state = state_name(f),
+	    .age_ms = now - f->start_ms,
+	    .bytes_up = f->bytes_up,
+	    .bytes_down = f->bytes_down,
+	    .path = f->path,
+	    .direct = f->direct,
 	};
 	if (f->nat)
 		cpe_tuple_addr(f->nat->orig.family, f->nat->orig.client,
@@ -110,14 +112,16 @@ void cpe_flows_subflows(struct cpe *c, struct cpe_path_info *v, size_t n)
 		int k;
 		if (f->sfd < 0 || f->direct)
 			continue;
-		k = mptcp_subflows_local(f->sfd, local, sizeof(local) / sizeof(local[0]));
+		k = mptcp_subflows_local(f->sfd, local,
+					 sizeof(local) / sizeof(local[0]));
 		if (k > (int)(sizeof(local) / sizeof(local[0])))
 			k = (int)(sizeof(local) / sizeof(local[0]));
 		for (int j = 0; j < k; j++)
 			for (size_t i = 0; i < n; i++)
 				if (v[i].source.ss_family &&
-				    addr_equal_host((struct sockaddr *)&local[j],
-						    (struct sockaddr *)&v[i].source))
+				    addr_equal_host(
+					(struct sockaddr *)&local[j],
+					(struct sockaddr *)&v[i].source))
 					v[i].subflows++;
 	}
 }
@@ -125,14 +129,16 @@ void cpe_flows_subflows(struct cpe *c, struct cpe_path_info *v, size_t n)
 void cpe_flows_log(const struct cpe *c)
 {
 	for (const struct cpe_flow *f = c->flows; f; f = f->next)
-		cpe_flow_log(f, LOG_DEBUG, "%s: state %d lan_eof %d sock_eof %d "
-			     "lan_shut %d sock_shut %d to_sock %u stash %zu sndbuf %u "
-			     "queuelen %u pcb_state %d",
-			     state_name(f), f->state, f->lan_eof, f->sock_eof,
-			     f->lan_shut, f->sock_shut,
-			     f->to_sock ? f->to_sock->tot_len : 0,
-			     f->stash ? f->stash_len - f->stash_off : 0,
-			     f->pcb ? (unsigned)tcp_sndbuf(f->pcb) : 0,
-			     f->pcb ? (unsigned)tcp_sndqueuelen(f->pcb) : 0,
-			     f->pcb ? (int)f->pcb->state : -1);
+		cpe_flow_log(
+		    f, LOG_DEBUG,
+		    "%s: state %d lan_eof %d sock_eof %d "
+		    "lan_shut %d sock_shut %d to_sock %u stash %zu sndbuf %u "
+		    "queuelen %u pcb_state %d",
+		    state_name(f), f->state, f->lan_eof, f->sock_eof,
+		    f->lan_shut, f->sock_shut,
+		    f->to_sock ? f->to_sock->tot_len : 0,
+		    f->stash ? f->stash_len - f->stash_off : 0,
+		    f->pcb ? (unsigned)tcp_sndbuf(f->pcb) : 0,
+		    f->pcb ? (unsigned)tcp_sndqueuelen(f->pcb) : 0,
+		    f->pcb ? (int)f->pcb->state : -1);
 }

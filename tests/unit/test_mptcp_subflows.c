@@ -22,14 +22,15 @@ static int lfd = -1, cfd = -1, afd = -1;
 /* An MPTCP connection over 127.0.0.1: cfd to afd. */
 static int setup(void **state)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sin);
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
 	if (lfd < 0 || cfd < 0 || bind(lfd, (struct sockaddr *)&sin, len) < 0 ||
-	    listen(lfd, 1) < 0 || getsockname(lfd, (struct sockaddr *)&sin, &len) < 0 ||
+	    listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &len) < 0 ||
 	    connect(cfd, (struct sockaddr *)&sin, len) < 0 ||
 	    (afd = accept(lfd, NULL, NULL)) < 0)
 		return -1;
@@ -74,18 +75,20 @@ int main(void)
 {
 	struct sockaddr_storage local[1];
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(one_subflow_from_loopback),
-		cmocka_unit_test(not_mptcp),
+	    cmocka_unit_test(one_subflow_from_loopback),
+	    cmocka_unit_test(not_mptcp),
 	};
 
 	if (setup(NULL) < 0) {
-		printf("SKIP: no MPTCP connection on loopback: %s\n", strerror(errno));
+		printf("SKIP: no MPTCP connection on loopback: %s\n",
+		       strerror(errno));
 		teardown(NULL);
 		return 77;
 	}
 	if (mptcp_subflows_local(cfd, local, 1) == -EOPNOTSUPP ||
 	    mptcp_subflows_local(cfd, local, 1) == -ENOPROTOOPT) {
-		printf("SKIP: the kernel lacks MPTCP_SUBFLOW_ADDRS (Linux 5.16)\n");
+		printf("SKIP: the kernel lacks MPTCP_SUBFLOW_ADDRS (Linux "
+		       "5.16)\n");
 		teardown(NULL);
 		return 77;
 	}
