@@ -97,6 +97,19 @@ check_eq "flows on the concentrator: the download (its destination)" $seen_conc 
 ctl "$PS" status
 check "CPE status while it runs: 1 active flow" grep -Eq '^flows +1 active, 1 total$' <<<"$OUT"
 STATUS_OUT=$OUT
+# the rates of `paths` while it runs (2 x 20 Mbit/s); only when the
+# download outlived the sample
+if kill -0 $dl 2>/dev/null; then
+	ctl "$PS" paths
+	if kill -0 $dl 2>/dev/null; then
+		PATHS_DL=$OUT
+		rx=$(awk '$1 ~ /^wan[12]$/ { u = $NF; v = $(NF - 1)
+			m = u == "Mbit/s" ? 1e6 : u == "kbit/s" ? 1e3 : u == "Gbit/s" ? 1e9 : 1
+			s += v * m } END { printf "%d", s / 1e6 }' <<<"$OUT")
+		check_range "paths during the download: RX-RATE of wan1 + wan2 in Mbit/s" \
+			"$rx" 2 45
+	fi
+fi
 wait $dl
 rc=$?
 OUT=$(cat "$TMP/dl.out")
@@ -170,6 +183,7 @@ check_eq "CPE: flows.total 2" "$(st_get "$PS" '["flows"]["total"]')" 2
 # what a run looks like (the report shows it)
 echo "---- mptunctl status (CPE, during the download) ----"; echo "$STATUS_OUT"
 echo "---- mptunctl paths (CPE) ----"; echo "$PATHS_OUT"
+echo "---- mptunctl paths (CPE, during the download) ----"; echo "${PATHS_DL:-}"
 echo "---- mptunctl status (CPE, wan1 cut) ----"; echo "${STATUS_DOWN:-}"
 echo "---- mptunctl flows (CPE, during the download) ----"; echo "${CPE_FLOWS:-}"
 echo "---- mptunctl flows (concentrator) ----"; echo "${CONC_FLOWS:-}"
