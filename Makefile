@@ -186,9 +186,7 @@ UNITS      := mptun-concentrator.service mptun-cpe.service
 MAN5       := man/mptun.yaml.5
 MAN8       := man/mptun-concentrator.8 man/mptun-cpe.8 man/mptunctl.8
 CONFIGS    := concentrator.yaml cpe.yaml
-# mptunctl joins `all` with the control interface; until then it is
-# installed only when it was built.
-INSTALL_BIN = $(DAEMONS) $(wildcard $(BUILD)/mptunctl)
+INSTALL_BIN = $(DAEMONS) $(CTL)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(UNITDIR) \
