@@ -254,6 +254,9 @@ check_eq "the control socket in the /run/mptun volume: uid $UID_IMG, mode 660" \
 	-o "$TMP/reload.json" http://mptun/reload)
 check_eq "POST /reload on the control socket from the host: ok (the mounted file read again)" \
 	"$(jget "$TMP/reload.json" ok)" True
+"${PODMAN[@]}" exec "$CTR" mptunctl status >"$TMP/ctl.out" 2>&1
+check "mptunctl in the image (podman exec): status names the daemon" \
+	grep -Eq '^daemon +mptun-concentrator ' "$TMP/ctl.out"
 cpe_stop main
 # The CPE leaves SYN data off by default (README, known kernel issues): the
 # test client sends its Convert message in the SYN, from isp1 (a client in
