@@ -143,6 +143,10 @@
 
     card.dataset.state = st;
     card.dataset.role = str(p.role);
+    // the raw numbers, for tests and scripts that read the page
+    card.dataset.txBps = ps.tx === null ? "" : String(Math.round(ps.tx));
+    card.dataset.rxBps = ps.rx === null ? "" : String(Math.round(ps.rx));
+    card.dataset.samples = String(ps.hist.length);
     field(card, "badge-icon", st === "up" ? "▲" : st === "down" ? "▼" : "?");
     field(card, "badge-text", st.toUpperCase());
     field(card, "f-interface", str(p.interface));
