@@ -46,7 +46,7 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Ilib -Ilwip-port -g -O1 $(PKG_CFLAGS) \
 # Keep the fuzzers' objects between runs.
 .SECONDARY:
 
-.PHONY: all tools unit fuzz fuzz-run check check-unit check-netns install deps clean distclean bench demo
+.PHONY: all tools unit fuzz fuzz-run check check-unit check-netns install uninstall deps clean distclean bench demo
 
 all: $(DAEMONS) tools
 
@@ -172,10 +172,52 @@ demo: all
 	tests/netns/demo $(BUILD)
 	tests/netns/demo-cpe $(BUILD)
 
+# make install [PREFIX=/usr] [DESTDIR=stage]: binaries, systemd units (their
+# @BINDIR@ filled in), the sysusers.d file that creates user mptun, man
+# pages, example configs; the configs are copied to /etc/mptun only where no
+# file is (an operator's config is never overwritten). `make uninstall`
+# removes what install put there, except the configs in /etc/mptun.
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+EXAMPLEDIR ?= $(PREFIX)/share/mptun/examples
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+CONFDIR    ?= /etc/mptun
+UNITS      := mptun-concentrator.service mptun-cpe.service
+MAN5       := man/mptun.yaml.5
+MAN8       := man/mptun-concentrator.8 man/mptun-cpe.8 man/mptunctl.8
+CONFIGS    := concentrator.yaml cpe.yaml
+# mptunctl joins `all` with the control interface; until then it is
+# installed only when it was built.
+INSTALL_BIN = $(DAEMONS) $(wildcard $(BUILD)/mptunctl)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mptun/examples
-	install -m 755 $(DAEMONS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/mptun/examples/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(CONFDIR)
+	install -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(addprefix configs/,$(CONFIGS)) $(DESTDIR)$(EXAMPLEDIR)/
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' dist/systemd/$$u.in >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 644 dist/sysusers.d/mptun.conf $(DESTDIR)$(SYSUSERSDIR)/mptun.conf
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	for c in $(CONFIGS); do \
+		[ -e $(DESTDIR)$(CONFDIR)/$$c ] || \
+		install -m 644 configs/$$c $(DESTDIR)$(CONFDIR)/$$c || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,mptun-concentrator mptun-cpe mptunctl) \
+		$(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(CONFIGS)) \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(DESTDIR)$(SYSUSERSDIR)/mptun.conf \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rmdir $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(PREFIX)/share/mptun 2>/dev/null || true
 
 # Debian packages: the list is scripts/debian-packages.
 deps:
