@@ -86,13 +86,15 @@
   function why(e) {
     if (e && e.name === "AbortError")
       return "no answer in " + TIMEOUT_MS / 1000 + " s";
+    if (e instanceof TypeError)
+      return "no connection"; // fetch's word for any network failure
     return e && e.message ? e.message : "unknown error";
   }
 
   function setConn(ok, err) {
     document.body.dataset.conn = ok ? "ok" : "down";
-    setText($("conn"), ok ? "live" : "daemon unreachable (" + why(err) +
-      "); retrying every second");
+    setText($("conn"), ok ? "live" : "daemon unreachable: " + why(err) +
+      "; retrying every second");
   }
 
   // ---- paths: rates from counter deltas, on the daemon's clock ----
