@@ -153,7 +153,9 @@
     field(card, "badge-text", st.toUpperCase());
     field(card, "f-interface", str(p.interface));
     field(card, "f-role", str(p.role));
-    field(card, "f-rtt", fmtMs(num(p.rtt_ms)));
+    // A down path's RTT is its last answer's, from before it went down.
+    field(card, "f-rtt", (st === "down" && num(p.rtt_ms) !== null ? "last " : "") +
+      fmtMs(num(p.rtt_ms)));
     field(card, "f-subflows", str(num(p.subflows)));
     field(card, "f-source", p.source ? String(p.source) : "unknown");
     field(card, "f-gateway", p.gateway ? String(p.gateway) : "device route");
@@ -239,9 +241,14 @@
 
   // ---- flows ----
 
+  // The column's name goes with each cell: a narrow screen shows a flow
+  // as a block of labelled lines (style.css).
+  const FLOW_COLUMNS = ["Client", "Destination", "State", "Path", "Age", "↑", "↓"];
+
   function cell(tr, s, cls) {
     const td = document.createElement("td");
     td.textContent = s;
+    td.dataset.label = FLOW_COLUMNS[tr.cells.length];
     if (cls)
       td.className = cls;
     tr.appendChild(td);
@@ -253,8 +260,8 @@
     tr.dataset.flow = str(f.id);
     tr.dataset.destination = str(f.destination);
     tr.dataset.state = str(f.state);
-    cell(tr, str(f.client));
-    cell(tr, str(f.destination));
+    cell(tr, str(f.client), "client");
+    cell(tr, str(f.destination), "dest");
     cell(tr, str(f.state));
     cell(tr, f.direct ? "direct" : f.path ? String(f.path) : "–", f.direct ? "direct" : "");
     cell(tr, fmtDur(num(f.age_s)), "num");

@@ -107,7 +107,7 @@ page wait 30 "[...document.querySelectorAll('[data-path]')].some(e => +e.dataset
 check_eq "page: a path's download rate above 1 Mbit/s (from its byte counters)" "$ANS" ok
 page wait 15 "[...document.querySelectorAll('#flows-body tr')].some(r => r.dataset.destination === '$DST' && r.cells[1].textContent === '$DST')"
 check_eq "page: the flows table lists the download to $DST" "$ANS" ok
-sleep 8 # the graphs gain some history
+sleep 12 # the graphs gain some history
 png "$ART/status-page-up.png" 1280 "screenshot, both paths up"
 
 # ---- wan1 dead ----
@@ -142,4 +142,5 @@ page wait 10 "document.body.dataset.conn === 'down' && document.getElementById('
 check_eq "page: says 'daemon unreachable' when the daemon stops" "$ANS" ok
 echo quit >&"$PAGE_IN"
 wait "$PAGE_PID" 2>/dev/null
+conc_stop main
 cpe_finish
