@@ -53,12 +53,15 @@ FETCH_PID=$BGPID
 # ---- the page, open in Chromium ----
 # cdp_page.py keeps the page open and answers one line per command
 # (page CMD...: the answer in $ANS; 1 if the driver said nothing in 60 s).
-coproc PAGE { exec ip netns exec "$CPE" env HOME="$TMP/home" \
+# Everything Chromium writes stays in $TMP.
+mkdir -p "$TMP/home"
+coproc PAGE { exec ip netns exec "$CPE" env HOME="$TMP/home" TMPDIR="$TMP/home" \
 	XDG_CONFIG_HOME="$TMP/home/.config" XDG_CACHE_HOME="$TMP/home/.cache" \
 	python3 "$NETNS_DIR/cdp_page.py" "$URL/" "$CHROMIUM" --headless \
 	--no-sandbox --disable-gpu --disable-quic --no-first-run \
 	--disable-background-networking --disable-component-update --disable-sync \
-	--hide-scrollbars --user-data-dir="$TMP/chromium" 2>"$TMP/chromium.log"; }
+	--disable-dev-shm-usage --hide-scrollbars --user-data-dir="$TMP/chromium" \
+	2>"$TMP/chromium.log"; }
 PIDS+=("$PAGE_PID")
 exec {PAGE_IN}>&"${PAGE[1]}" {PAGE_OUT}<&"${PAGE[0]}"
 ANS=
@@ -130,7 +133,7 @@ png "$ART/status-page.png" 1280 "screenshot, wan1 down"
 page viewport 390 844 mobile
 sleep 1.5 # a poll redraws the graphs at the new width
 page eval "document.documentElement.scrollWidth"
-check_eq "page: 390 px wide, nothing wider (the flows table scrolls in its box)" "$ANS" 390
+check_eq "page: 390 px wide, nothing wider (flows stack as blocks)" "$ANS" 390
 png "$ART/status-page-narrow.png" 390 "screenshot, 390 px wide"
 page dom "$ART/status-page.html"
 check "page: its DOM saved" test -s "$ART/status-page.html"
