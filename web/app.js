@@ -14,6 +14,7 @@
   const $ = (id) => document.getElementById(id);
   const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
   const str = (v) => (v === null || v === undefined ? "–" : String(v));
+  const isObj = (v) => v !== null && typeof v === "object";
 
   // name -> { card, canvas, prev: {t, tx, rx}, hist: [{t, tx, rx}], tx, rx }
   const paths = new Map();
@@ -170,16 +171,16 @@
   // Cards follow the daemon's order (its file order); a path gone after
   // a reload loses its card.
   function updatePaths(st) {
-    const list = Array.isArray(st.paths) ? st.paths : [];
+    const list = Array.isArray(st.paths) ? st.paths.filter(isObj) : [];
     const box = $("paths"), seen = new Set();
     const t = num(st.uptime_s);
     let up = 0, tx = 0, rx = 0, rated = false;
 
     list.forEach((p, i) => {
-      const name = str(p && p.name);
+      const name = str(p.name);
       let ps = paths.get(name);
       if (seen.has(name))
-        return;
+        return; // names are unique; a second one would fight for the card
       seen.add(name);
       if (!ps) {
         ps = newPath(name);
@@ -272,10 +273,12 @@
 
   function updateFlows(fl, err) {
     const note = $("flows-note");
-    const list = fl && Array.isArray(fl.flows) ? fl.flows : [];
+    const list = isObj(fl) && Array.isArray(fl.flows) ? fl.flows.filter(isObj) : [];
     const frag = document.createDocumentFragment();
 
-    list.forEach((f) => frag.appendChild(flowRow(f || {})));
+    if (!err && !isObj(fl))
+      err = new Error("not a JSON object");
+    list.forEach((f) => frag.appendChild(flowRow(f)));
     $("flows-body").replaceChildren(frag);
     if (err) {
       setText($("flows-shown"), "");
@@ -415,7 +418,7 @@
       getJSON("/flows?limit=" + FLOW_LIMIT),
     ]);
 
-    if (st.status === "fulfilled" && st.value && typeof st.value === "object") {
+    if (st.status === "fulfilled" && isObj(st.value)) {
       updateStatus(st.value);
       updateFlows(fl.value, fl.status === "rejected" ? fl.reason : null);
       polls++;
