@@ -657,12 +657,22 @@ enum auth_status auth_verify(const struct auth_policy *p, struct auth_replay *r,
 bool auth_opening_ok(const struct auth_policy *p, const uint8_t *msg,
 		     size_t len, char *why, size_t whylen)
 {
+	char id[AUTH_ID_STRLEN];
+
+	return auth_opening_id(p, msg, len, id, sizeof(id), why, whylen);
+}
+
+bool auth_opening_id(const struct auth_policy *p, const uint8_t *msg,
+		     size_t len, char *id, size_t idlen, char *why,
+		     size_t whylen)
+{
 	struct auth_replay *r =
 	    p->n_keys ? auth_replay_shared(p->replay_cache) : NULL;
 	char who[AUTH_ID_STRLEN];
 	enum auth_status st =
 	    auth_verify(p, r, msg, len, (int64_t)time(NULL), who, sizeof(who));
 
+	snprintf(id, idlen, "%s", st == AUTH_OK ? who : "");
 	if (st == AUTH_OK || (st == AUTH_ABSENT && !p->required))
 		return true;
 	if (st == AUTH_ABSENT)

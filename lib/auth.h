@@ -190,5 +190,10 @@ enum auth_status auth_verify(const struct auth_policy *p, struct auth_replay *r,
  * answer Not Authorized; why says why, for the log. */
 bool auth_opening_ok(const struct auth_policy *p, const uint8_t *msg,
 		     size_t len, char *why, size_t whylen);
+/* The same; id (idlen >= AUTH_ID_STRLEN) receives the id the Auth TLV
+ * proved, as auth_verify renders it, or "" when there was none. */
+bool auth_opening_id(const struct auth_policy *p, const uint8_t *msg,
+		     size_t len, char *id, size_t idlen, char *why,
+		     size_t whylen);
 
 #endif

@@ -10,10 +10,13 @@
 
 #include "addr.h"
 #include "conc_config.h"
+#include "conc_cpe.h"
 #include "conc_stats.h"
 #include "loop.h"
+#include "metrics.h"
 
 struct conc_flow;
+struct conc_snap;
 struct resolver;
 
 /* Flow counts per client address and in all, shared by the workers; per
@@ -91,6 +94,8 @@ struct conc_worker {
 	bool draining;
 	uint64_t drain_deadline_ms;
 	struct conc_stats stats; /* written by this worker only */
+	struct metrics_hist connect_hist; /* upstream connects; this worker's */
+	struct conc_cpes cpes;   /* per-CPE accounting; this worker's only */
 };
 
 struct conc_daemon {
@@ -110,6 +115,11 @@ void conc_workers_drain(struct conc_daemon *d);
 void conc_workers_join(struct conc_daemon *d);
 /* The workers' counters added up, while they run. */
 void conc_stats_sum(const struct conc_daemon *d, struct conc_stats *out);
+/* The same for the connect latency histogram. */
+void conc_connect_hist_sum(const struct conc_daemon *d, struct metrics_hist *out);
+/* Ask w for its part of s (conc_snap.c): 0, or -errno when the message
+ * could not be posted (the caller still holds w's reference then). */
+int conc_worker_post_snap(struct conc_worker *w, struct conc_snap *s);
 
 /* Flows (conc_flow.c, conc_relay.c). */
 void conc_flow_accept(struct conc_worker *w, int fd,

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -44,8 +45,7 @@ static void flow_refuse(struct conc_flow *f, uint8_t code, const uint8_t *value,
 	struct convert_builder b;
 	int n;
 
-	log_debug("flow %llu: refused (%s): %s", (unsigned long long)f->id,
-		  convert_error_name(code), why);
+	flow_log(f, "refused (%s): %s", convert_error_name(code), why);
 	if (f->proto == FLOW_CONVERT) {
 		conc_stats_convert_error(&f->w->stats, code);
 		convert_begin(&b);
@@ -134,6 +134,7 @@ static void flow_request(struct conc_flow *f)
 	const struct conc_config *c = f->w->acl.cfg;
 	int code;
 
+	flow_account(f, NULL);
 	if (!conc_acl_client_allowed(&f->w->acl, (struct sockaddr *)&f->peer)) {
 		CONC_STAT_INC(&f->w->stats, refused_client);
 		refuse_code(f, CONVERT_E_NOT_AUTHORIZED, 0, "client not in clients.allow");
@@ -259,7 +260,7 @@ static void convert_message(struct conc_flow *f, const struct convert_msg *m)
 {
 	const uint32_t refused = CONVERT_HAS_EXT_TCP_HDR | CONVERT_HAS_SUPPORTED_EXT |
 				 CONVERT_HAS_ERROR | CONVERT_HAS_SOURCE;
-	char why[96 + AUTH_ID_STRLEN];
+	char why[96 + AUTH_ID_STRLEN], id[AUTH_ID_STRLEN] = "";
 
 	if (m->present & refused) {
 		refuse_code(f, CONVERT_E_UNSUPPORTED_MESSAGE, 0,
@@ -270,11 +271,12 @@ static void convert_message(struct conc_flow *f, const struct convert_msg *m)
 	 * removed by a reload is refused from then on. An Info request
 	 * without Connect (the health probe) needs no Auth. */
 	if ((m->present & (CONVERT_HAS_AUTH | CONVERT_HAS_CONNECT)) &&
-	    !auth_opening_ok(&f->w->acl.cfg->auth, f->in, f->in_used, why,
-			     sizeof(why))) {
+	    !auth_opening_id(&f->w->acl.cfg->auth, f->in, f->in_used, id,
+			     sizeof(id), why, sizeof(why))) {
 		refuse_code(f, CONVERT_E_NOT_AUTHORIZED, 0, why);
 		return;
 	}
+	flow_account(f, id);
 	if (!(m->present & CONVERT_HAS_CONNECT)) {
 		if (m->present & CONVERT_HAS_INFO)
 			convert_info_reply(f);
@@ -539,9 +541,32 @@ void flow_opening_on_io(struct conc_flow *f, int fd, uint32_t events)
 
 /* Connecting. */
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Every connect started ends here once (unless the client leaves first):
+ * the counters and mptun_connect_seconds agree. */
+static void connect_done(struct conc_flow *f, bool ok)
+{
+	uint64_t us = mono_us() - f->connect_us;
+
+	if (ok)
+		CONC_STAT_INC(&f->w->stats, connect_ok);
+	else
+		CONC_STAT_INC(&f->w->stats, connect_failed);
+	metrics_hist_observe(&f->w->connect_hist, us);
+	if (ok)
+		flow_log(f, "connected in %.1f ms", (double)us / 1000.0);
+}
+
 static void connect_failed(struct conc_flow *f, int err)
 {
-	CONC_STAT_INC(&f->w->stats, connect_failed);
+	connect_done(f, false);
 	switch (err) {
 	case ECONNREFUSED:
 		refuse_code(f, CONVERT_E_CONNECTION_RESET, 0, "connection refused");
@@ -574,7 +599,7 @@ static void connect_failed(struct conc_flow *f, int err)
 void flow_refuse_timeout(struct conc_flow *f)
 {
 	if (f->state == FLOW_CONNECTING)
-		CONC_STAT_INC(&f->w->stats, connect_failed);
+		connect_done(f, false);
 	refuse_code(f, CONVERT_E_NETWORK_FAILURE, RETRY_AFTER_S,
 		    f->state == FLOW_RESOLVING ? "lookup timeout" : "connect timeout");
 }
@@ -587,6 +612,7 @@ static void flow_connect(struct conc_flow *f)
 	int fd, r;
 
 	CONC_STAT_INC(&f->w->stats, connect_started);
+	f->connect_us = mono_us();
 	fd = sockopt_connect((struct sockaddr *)&f->dst, f->dst_len,
 			     src->ss_family == AF_UNSPEC ? NULL : (const struct sockaddr *)src,
 			     src->ss_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -607,7 +633,7 @@ static void flow_connect(struct conc_flow *f)
 	if ((r = loop_add_fd(f->w->loop, fd, EPOLLOUT, flow_on_io, f)) < 0) {
 		close(fd);
 		f->sfd = -1;
-		CONC_STAT_INC(&f->w->stats, connect_failed);
+		connect_done(f, false);
 		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S, strerror(-r));
 	}
 }
@@ -631,7 +657,7 @@ void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events)
 	}
 	if (!(events & EPOLLOUT))
 		return;
-	CONC_STAT_INC(&f->w->stats, connect_ok);
+	connect_done(f, true);
 	f->down.pend = f->reply;
 	f->down.pend_len = success_reply(f);
 	f->up.pend = f->in + f->in_used;
@@ -643,6 +669,24 @@ void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events)
 }
 
 /* Accept. */
+
+void flow_account(struct conc_flow *f, const char *auth_id)
+{
+	char host[ADDR_STRLEN];
+	bool evicted;
+
+	if (f->accounted)
+		return;
+	f->accounted = true;
+	if (!auth_id || !auth_id[0])
+		auth_id = addr_host_str((struct sockaddr *)&f->peer, host,
+					sizeof(host));
+	f->cpe = conc_cpe_open(&f->w->cpes, auth_id, &evicted);
+	if (evicted)
+		CONC_STAT_INC(&f->w->stats, cpe_evicted);
+	if (!f->cpe)
+		CONC_STAT_INC(&f->w->stats, cpe_untracked);
+}
 
 static void count_limit(struct conc_worker *w, enum conc_limit_hit hit)
 {
@@ -692,7 +736,7 @@ void conc_flow_accept(struct conc_worker *w, int fd,
 		count_limit(w, hit);
 		f->counted = hit == CONC_LIMIT_NONE;
 	}
-	f->active_ms = loop_now_ms(w->loop);
+	f->start_ms = f->active_ms = loop_now_ms(w->loop);
 	f->deadline_ms = f->active_ms + c->header_timeout_ms;
 	f->next = w->flows;
 	if (w->flows)

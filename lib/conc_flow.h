@@ -43,6 +43,10 @@ struct conc_flow {
 	struct sockaddr_storage peer, dst;
 	socklen_t peer_len, dst_len;
 	bool counted;    /* holds a place in conc_limits */
+	bool accounted;  /* its CPE is decided (cpe may still be NULL) */
+	struct conc_cpe *cpe; /* its entry in w->cpes; NULL: none */
+	uint64_t start_ms;    /* accepted */
+	uint64_t connect_us;  /* the upstream connect began (monotonic) */
 	uint64_t deadline_ms; /* of the current state; 0 = none */
 	uint64_t active_ms;   /* last byte relayed */
 	struct resolve_req *req;
@@ -54,6 +58,12 @@ struct conc_flow {
 };
 
 /* conc_relay.c */
+/* One line at debug level about an event of f, in the one format of flow
+ * lines: "flow ID CLIENT -> DESTINATION: what" (no destination while it
+ * is unknown). */
+void flow_log(const struct conc_flow *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+bool flow_has_dst(const struct conc_flow *f);
 int relay_start(struct conc_flow *f); /* 0 or -errno */
 void relay_on_io(struct conc_flow *f, int fd, uint32_t events);
 void flow_finish_on_io(struct conc_flow *f, int fd, uint32_t events);
@@ -72,5 +82,8 @@ void flow_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 void flow_opening_on_io(struct conc_flow *f, int fd, uint32_t events);
 void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events);
 void flow_refuse_timeout(struct conc_flow *f); /* connect or lookup too slow */
+/* Count f for its CPE, once: auth_id when its Auth TLV proved one (not
+ * NULL or ""), else its client's address. */
+void flow_account(struct conc_flow *f, const char *auth_id);
 
 #endif

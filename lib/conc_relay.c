@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +17,36 @@
 #define PIPE_SIZE (256 * 1024)
 #define PUMP_ROUNDS 16 /* per wakeup and direction, so no flow hogs a worker */
 #define FINISH_LINGER_MS 2000
+
+bool flow_has_dst(const struct conc_flow *f)
+{
+	static const struct in6_addr any = IN6ADDR_ANY_INIT;
+
+	/* a SOCKS request naming a host has :: until the name resolves */
+	if (f->dst.ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)&f->dst)->sin6_addr,
+			      &any, sizeof(any)) != 0;
+	return f->dst.ss_family == AF_INET;
+}
+
+void flow_log(const struct conc_flow *f, const char *fmt, ...)
+{
+	char a[ADDR_STRLEN], b[ADDR_STRLEN], msg[512];
+	va_list ap;
+
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	addr_str((const struct sockaddr *)&f->peer, a, sizeof(a));
+	if (flow_has_dst(f))
+		log_debug("flow %llu %s -> %s: %s", (unsigned long long)f->id, a,
+			  addr_str((const struct sockaddr *)&f->dst, b, sizeof(b)),
+			  msg);
+	else
+		log_debug("flow %llu %s: %s", (unsigned long long)f->id, a, msg);
+}
 
 void flow_set_events(struct conc_flow *f, int fd, uint32_t events)
 {
@@ -69,15 +101,15 @@ void flow_close(struct conc_flow *f, const char *reason, bool abort_client,
 		bool abort_server)
 {
 	struct conc_worker *w = f->w;
-	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
 	if (f->state == FLOW_DEAD)
 		return;
-	log_debug("flow %llu %s -> %s closed: %s (up %llu, down %llu bytes)",
-		  (unsigned long long)f->id, addr_str((struct sockaddr *)&f->peer, a, sizeof(a)),
-		  f->dst.ss_family ? addr_str((struct sockaddr *)&f->dst, b, sizeof(b)) : "-",
-		  reason, (unsigned long long)f->up.bytes,
-		  (unsigned long long)f->down.bytes);
+	flow_account(f, NULL);
+	flow_log(f, "closed (%s) after %.1f s; cpe %s, up %llu, down %llu bytes",
+		 reason, (double)(loop_now_ms(w->loop) - f->start_ms) / 1000.0,
+		 f->cpe ? f->cpe->st.id : "-", (unsigned long long)f->up.bytes,
+		 (unsigned long long)f->down.bytes);
+	conc_cpe_close(&w->cpes, f->cpe, f->up.bytes, f->down.bytes);
 	resolver_cancel(f->req);
 	f->req = NULL;
 	close_fd(w, &f->cfd, abort_client);
@@ -159,14 +191,16 @@ static bool soft_error(void)
 	return errno == EAGAIN || errno == EINTR;
 }
 
-/* Move what can be moved from pend or the pipe to dst. relayed counts
- * the bytes that came from the other side: all but our own answer. */
+/* Move what can be moved from pend or the pipe to dst. relayed and
+ * d->bytes count the bytes that came from the other side: all but our own
+ * answer. */
 static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress,
 				 uint64_t *relayed, bool pend_is_answer)
 {
+	bool from_pend = d->pend_len > 0;
 	ssize_t n;
 
-	if (d->pend_len)
+	if (from_pend)
 		n = send(dst, d->pend, d->pend_len, MSG_NOSIGNAL);
 	else if (d->in_pipe)
 		n = splice(d->pipe[0], NULL, dst, NULL, d->in_pipe,
@@ -178,13 +212,14 @@ static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress,
 	if (d->pend_len) {
 		d->pend += n;
 		d->pend_len -= (size_t)n;
-		if (!pend_is_answer)
-			conc_stat_add(relayed, (uint64_t)n);
 	} else {
 		d->in_pipe -= (size_t)n;
-		conc_stat_add(relayed, (uint64_t)n);
 	}
-	d->bytes += (uint64_t)n;
+	/* The daemon's and the flow's counts agree: both without the answer. */
+	if (!from_pend || !pend_is_answer) {
+		conc_stat_add(relayed, (uint64_t)n);
+		d->bytes += (uint64_t)n;
+	}
 	*progress = n > 0;
 	return PUMP_OK;
 }

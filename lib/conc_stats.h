@@ -32,7 +32,9 @@
 	X(connect_failed) /* refused, unreachable, timed out */                \
 	X(bytes_up)       /* relayed client -> server */                       \
 	X(bytes_down)     /* relayed server -> client */                       \
-	X(accept_pauses)  /* accept() out of fds or memory */
+	X(accept_pauses)  /* accept() out of fds or memory */                \
+	X(cpe_evicted)    /* idle per-CPE ids forgotten for room */            \
+	X(cpe_untracked)  /* flows of no per-CPE id: every id was active */
 
 /* "errors:" line: Convert Error TLVs sent, by RFC 8803 code. */
 #define CONC_STATS_ERRORS(X)                                                   \

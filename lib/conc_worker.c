@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conc_flow.h"
+#include "conc_snap.h"
 #include "log.h"
 #include "resolve.h"
 #include "sockopt.h"
@@ -17,11 +18,12 @@
 #define ACCEPT_PAUSE_MS 100
 #define ACCEPT_BATCH 64
 
-enum worker_msg_type { MSG_CONFIG, MSG_DRAIN };
+enum worker_msg_type { MSG_CONFIG, MSG_DRAIN, MSG_SNAPSHOT };
 
 struct worker_msg {
 	enum worker_msg_type type;
 	struct conc_config *cfg; /* MSG_CONFIG: a reference for the worker */
+	struct conc_snap *snap;  /* MSG_SNAPSHOT: a reference for the worker */
 };
 
 static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg);
@@ -110,14 +112,33 @@ static void on_ctl(struct loop *l, int fd, uint32_t ev, void *arg)
 	struct worker_msg m;
 
 	while (read(fd, &m, sizeof(m)) == sizeof(m)) {
-		if (m.type == MSG_CONFIG) {
+		switch (m.type) {
+		case MSG_CONFIG:
 			swap_config(w, m.cfg);
-		} else {
+			break;
+		case MSG_SNAPSHOT:
+			conc_snap_fill(w, m.snap);
+			break;
+		case MSG_DRAIN:
 			close_listener(w);
 			w->draining = true;
 			w->drain_deadline_ms =
 				loop_now_ms(l) + w->acl.cfg->drain_timeout_ms;
+			break;
 		}
+	}
+}
+
+/* Messages nobody will read: their references are let go. */
+static void drop_messages(struct conc_worker *w)
+{
+	struct worker_msg m;
+
+	while (read(w->ctl[0], &m, sizeof(m)) == sizeof(m)) {
+		if (m.type == MSG_CONFIG)
+			conc_config_unref(m.cfg);
+		else if (m.type == MSG_SNAPSHOT)
+			conc_snap_abandon(m.snap, w->idx, -ESHUTDOWN);
 	}
 }
 
@@ -165,7 +186,8 @@ static int worker_init(struct conc_worker *w, struct conc_daemon *d, unsigned id
 	w->ctl[0] = w->ctl[1] = -1;
 	if (!(w->loop = loop_new()))
 		return -ENOMEM;
-	if ((r = conc_acl_init(&w->acl, d->cfg)) < 0)
+	if ((r = conc_acl_init(&w->acl, d->cfg)) < 0 ||
+	    (r = conc_cpes_init(&w->cpes, CONC_CPE_MAX)) < 0)
 		return r;
 	if (!(w->res = resolver_new(w->loop)))
 		return -ENOMEM;
@@ -190,11 +212,14 @@ static void worker_destroy(struct conc_worker *w)
 	if (!w->loop)
 		return;
 	close_listener(w);
+	if (w->ctl[0] >= 0)
+		drop_messages(w);
 	for (int i = 0; i < 2; i++)
 		if (w->ctl[i] >= 0)
 			close(w->ctl[i]);
 	resolver_free(w->res);
 	conc_acl_destroy(&w->acl);
+	conc_cpes_destroy(&w->cpes);
 	loop_free(w->loop);
 	w->loop = NULL;
 }
@@ -218,24 +243,35 @@ int conc_workers_start(struct conc_daemon *d)
 	return 0;
 }
 
-static void post(struct conc_worker *w, const struct worker_msg *m)
+/* A pipe write of this size is atomic; the pipe holds thousands. */
+static int post(struct conc_worker *w, const struct worker_msg *m)
 {
-	/* A pipe write of this size is atomic; the pipe holds thousands. */
-	if (write(w->ctl[1], m, sizeof(*m)) != sizeof(*m))
-		log_warn("worker %u: message lost", w->idx);
+	if (write(w->ctl[1], m, sizeof(*m)) == sizeof(*m))
+		return 0;
+	log_warn("worker %u: message lost", w->idx);
+	return -EAGAIN;
+}
+
+int conc_worker_post_snap(struct conc_worker *w, struct conc_snap *s)
+{
+	struct worker_msg m = { .type = MSG_SNAPSHOT, .snap = s };
+
+	return post(w, &m);
 }
 
 void conc_workers_reload(struct conc_daemon *d, struct conc_config *cfg)
 {
 	for (unsigned i = 0; i < d->n_workers; i++) {
-		struct worker_msg m = { MSG_CONFIG, conc_config_ref(cfg) };
-		post(&d->workers[i], &m);
+		struct worker_msg m = { .type = MSG_CONFIG,
+					.cfg = conc_config_ref(cfg) };
+		if (post(&d->workers[i], &m) < 0)
+			conc_config_unref(cfg);
 	}
 }
 
 void conc_workers_drain(struct conc_daemon *d)
 {
-	struct worker_msg m = { MSG_DRAIN, NULL };
+	struct worker_msg m = { .type = MSG_DRAIN };
 
 	for (unsigned i = 0; i < d->n_workers; i++)
 		post(&d->workers[i], &m);
@@ -246,6 +282,13 @@ void conc_stats_sum(const struct conc_daemon *d, struct conc_stats *out)
 	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; d->workers && i < d->n_workers; i++)
 		conc_stats_add(out, &d->workers[i].stats);
+}
+
+void conc_connect_hist_sum(const struct conc_daemon *d, struct metrics_hist *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; d->workers && i < d->n_workers; i++)
+		metrics_hist_add(out, &d->workers[i].connect_hist);
 }
 
 /* Wait for the workers (after conc_workers_drain) and free them. Safe on

@@ -10,11 +10,11 @@
 
 #include "auth.h"
 #include "conc.h"
+#include "conc_ctl.h"
 #include "cli.h"
 #include "ctl.h"
 #include "log.h"
 #include "loop.h"
-#include "metrics.h"
 #include "privdrop.h"
 #include "sockopt.h"
 #include "sysctl.h"
@@ -108,99 +108,27 @@ static bool reload(struct main_ctx *m, char *msg, size_t len)
 	return true;
 }
 
-/* ---- the control interface (docs/control.md) ---- */
-
-static json_t *stats_json(const struct conc_stats *s, const char *group)
-{
-	json_t *o = json_object();
-
-	for (size_t i = 0; o && i < conc_n_stat_descs; i++) {
-		const struct conc_stat_desc *d = &conc_stat_descs[i];
-		if (strcmp(d->group, group))
-			continue;
-		json_object_set_new(o, d->name,
-				    json_integer((json_int_t) * (const uint64_t *)(
-					    (const char *)s + d->offset)));
-	}
-	return o;
-}
+/* ---- the control interface (docs/control.md; lib/conc_ctl.c) ---- */
 
 static void on_status(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 {
 	struct main_ctx *m = arg;
-	struct conc_stats s;
-	json_t *j = ctl_self_json(&m->self);
 
-	conc_stats_sum(&m->d, &s);
-	json_object_set_new(j, "flows", json_pack("{sIsI}", "active",
-						  (json_int_t)s.active, "total",
-						  (json_int_t)s.accepted));
-	json_object_set_new(j, "bytes", json_pack("{sIsI}", "up",
-						  (json_int_t)s.bytes_up, "down",
-						  (json_int_t)s.bytes_down));
-	json_object_set_new(j, "counters", stats_json(&s, "counters"));
-	json_object_set_new(j, "errors", stats_json(&s, "errors"));
-	json_object_set_new(j, "socks", stats_json(&s, "socks"));
-	json_object_set_new(j, "listen",
-			    ctl_json_addr((struct sockaddr *)&m->d.cfg->listen));
-	json_object_set_new(j, "workers", json_integer(m->d.n_workers));
-	ctl_reply_json(rp, 200, j);
+	conc_ctl_status(&m->d, &m->self, rp);
 }
 
 static void on_metrics(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 {
 	struct main_ctx *m = arg;
-	struct conc_stats s;
-	struct metrics x;
-	char *body;
-	size_t len;
 
-	if (metrics_open(&x) < 0) {
-		ctl_reply_error(rp, 500, "out of memory");
-		return;
-	}
-	conc_stats_sum(&m->d, &s);
-	metrics_family(&x, "mptun_build_info", "gauge", "Always 1.");
-	metrics_u64(&x, "mptun_build_info", 1, "daemon", m->self.daemon, "version",
-		    MPTUN_VERSION, NULL);
-	metrics_family(&x, "mptun_start_time_seconds", "gauge",
-		       "Unix time the daemon started.");
-	metrics_u64(&x, "mptun_start_time_seconds", (uint64_t)m->self.started, NULL);
-	metrics_family(&x, "mptun_reloads_total", "counter",
-		       "Configuration reloads, by result.");
-	metrics_u64(&x, "mptun_reloads_total", m->self.reloads, "result", "ok", NULL);
-	metrics_u64(&x, "mptun_reloads_total", m->self.reload_failures, "result",
-		    "failed", NULL);
-	metrics_family(&x, "mptun_flows_active", "gauge", "Flows open.");
-	metrics_u64(&x, "mptun_flows_active", s.active, NULL);
-	metrics_family(&x, "mptun_flows_total", "counter", "Flows accepted.");
-	metrics_u64(&x, "mptun_flows_total", s.accepted, NULL);
-	metrics_family(&x, "mptun_bytes_total", "counter",
-		       "Bytes relayed; up is client to server.");
-	metrics_u64(&x, "mptun_bytes_total", s.bytes_up, "direction", "up", NULL);
-	metrics_u64(&x, "mptun_bytes_total", s.bytes_down, "direction", "down", NULL);
-	metrics_family(&x, "mptun_convert_errors_total", "counter",
-		       "RFC 8803 Error TLVs sent, by code.");
-#define ERR_SAMPLE(name, code)                                                 \
-	metrics_u64(&x, "mptun_convert_errors_total", s.name, "code", #code,   \
-		    "name", #name, NULL);
-	CONC_STATS_ERRORS(ERR_SAMPLE)
-#undef ERR_SAMPLE
-	metrics_family(&x, "mptun_counter_total", "counter",
-		       "Every other counter of the SIGUSR1 dump, by name.");
-	for (size_t i = 0; i < conc_n_stat_descs; i++) {
-		const struct conc_stat_desc *d = &conc_stat_descs[i];
-		if (!strcmp(d->group, "errors"))
-			continue;
-		metrics_u64(&x, "mptun_counter_total",
-			    *(const uint64_t *)((const char *)&s + d->offset), "name",
-			    d->name, NULL);
-	}
-	if (!(body = metrics_close(&x, &len))) {
-		ctl_reply_error(rp, 500, "out of memory");
-		return;
-	}
-	ctl_reply_text(rp, "text/plain; version=0.0.4; charset=utf-8", body, len);
+	conc_ctl_metrics(&m->d, &m->self, rp);
+}
+
+static void on_flows(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	struct main_ctx *m = arg;
+
+	conc_ctl_flows(&m->d, rq, rp);
 }
 
 static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
@@ -215,6 +143,7 @@ static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 static const struct ctl_route routes[] = {
 	{ "GET", "/status", on_status, false },
 	{ "GET", "/metrics", on_metrics, false },
+	{ "GET", "/flows", on_flows, false },
 	{ "POST", "/reload", on_reload, true },
 };
 

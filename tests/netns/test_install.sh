@@ -239,7 +239,7 @@ chmod 0711 "$TMP"
 CONC_UNIT=$UNITDIR/mptun-concentrator.service CPE_UNIT=$UNITDIR/mptun-cpe.service
 
 # ---- the concentrator ----
-conc_config_cpe >"$TMP/conc.yaml"
+conc_config_cpe ctl_socket=/run/mptun/concentrator.sock >"$TMP/conc.yaml"
 check_eq "a fresh namespace has net.ipv4.tcp_fastopen 1 (client side only)" \
 	"$(ip netns exec "$CONC" sysctl -n net.ipv4.tcp_fastopen)" 1
 # without the unit's ExecStartPre the daemon cannot set the sysctl
@@ -287,7 +287,7 @@ check "SIGHUP (ExecReload) reloads the sandboxed concentrator" \
 CONC_PID[main]=$cpid CONC_LOG[main]=$TMP/concentrator.log
 
 # ---- the CPE ----
-cpe_config >"$TMP/cpe.yaml"
+cpe_config ctl_socket=/run/mptun/cpe.sock >"$TMP/cpe.yaml"
 CPE_TUN[main]=mptun0 CPE_TABLE[main]=7100 CPE_PRIO[main]=7100 CPE_LOG[main]=$TMP/mptun-cpe.log
 # cpe_up LOG [CAPS]: start it; true once its TUN and capture rule exist
 cpe_up() {
