@@ -36,9 +36,9 @@ static char *slurp(const char *path, size_t *len)
 
 static void serve(const char *path, struct ctl_reply *rp)
 {
-	struct ctl_req rq = { .method = "GET", .path = path };
+	struct ctl_req rq = {.method = "GET", .path = path};
 
-	*rp = (struct ctl_reply){ 0 };
+	*rp = (struct ctl_reply){0};
 	webui_serve(NULL, &rq, rp);
 }
 
@@ -67,8 +67,8 @@ static void test_files(void **state)
 
 static void test_unknown(void **state)
 {
-	const char *paths[] = { "/index.html", "/app.js/", "/STYLE.CSS", "",
-				"/app.jsx", "/../web/app.js" };
+	const char *paths[] = {"/index.html", "/app.js/",      "/STYLE.CSS", "",
+			       "/app.jsx",    "/../web/app.js"};
 	struct ctl_reply rp;
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -84,8 +84,8 @@ static void test_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_files),
-		cmocka_unit_test(test_unknown),
+	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_unknown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
