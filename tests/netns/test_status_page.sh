@@ -67,7 +67,7 @@ exec {PAGE_IN}>&"${PAGE[1]}" {PAGE_OUT}<&"${PAGE[0]}"
 ANS=
 page() {
 	ANS=
-	echo "$*" >&"$PAGE_IN" 2>/dev/null || return 1
+	echo "$*" 1>&"$PAGE_IN" 2>/dev/null || return 1
 	read -r -t 60 ANS <&"$PAGE_OUT"
 }
 if ! read -r -t 60 ANS <&"$PAGE_OUT" || [ "$ANS" != ready ]; then
