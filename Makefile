@@ -25,8 +25,10 @@ endif
 include lwip-port/lwip.mk
 
 # lwip-port/: the flow NAT and the TUN seam are plain C and go with lib/;
-# the files that include lwIP headers form libcpe.a.
-PORT_LWIP := lwip-port/stack.c lwip-port/cpe_flow.c
+# the CPE's own files (the lwIP glue, its counters and control answers)
+# form libcpe.a.
+PORT_LWIP := lwip-port/stack.c lwip-port/cpe_flow.c lwip-port/cpe_flow_view.c \
+	lwip-port/cpe_stats.c lwip-port/cpe_ctl.c
 PORT_PURE := lwip-port/flownat.c lwip-port/tun.c
 LIB_SRC  := $(wildcard lib/*.c) $(PORT_PURE)
 # lib/webui_assets.S: the status page's files (web/), as data.
@@ -126,13 +128,15 @@ FUZZ_FAKE := -Dclock_gettime=fuzz_clock_gettime -Dgetrandom=fuzz_getrandom \
 FUZZ_FAKE_OBJ := $(FUZZ_BUILD)/fake/lib/loop.o \
 	$(FUZZ_BUILD)/fake/lwip-port/sys_arch.o $(FUZZ_BUILD)/fake/lwip-port/cpe_flow.o
 FUZZ_CPE_OBJ := $(FUZZ_FAKE_OBJ) $(FUZZ_BUILD)/lwip-port/stack.o \
+	$(FUZZ_BUILD)/lwip-port/cpe_flow_view.o \
 	$(filter-out $(FUZZ_BUILD)/lib/loop.o,$(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)) \
 	$(FUZZ_BUILD)/lib/webui_assets.o \
 	$(FUZZ_BUILD)/liblwip.a
 
 $(eval $(call lwip_rules,$(FUZZ_BUILD),CLANG,FUZZ_LWIP_FLAGS))
 
-$(FUZZ_BUILD)/lwip-port/stack.o: lwip-port/stack.c $(HEADERS) $(LWIP_PORT_H) | $(LWIP_STAMP)
+$(FUZZ_BUILD)/lwip-port/stack.o $(FUZZ_BUILD)/lwip-port/cpe_flow_view.o: \
+		$(FUZZ_BUILD)/lwip-port/%.o: lwip-port/%.c $(HEADERS) $(LWIP_PORT_H) | $(LWIP_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_LWIP_FLAGS) $(LWIP_INC) -c -o $@ $<
 

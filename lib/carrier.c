@@ -84,6 +84,7 @@ static void set(struct carrier_answer *a, enum carrier_result r, const char *why
 
 static void convert_error(const struct convert_msg *m, struct carrier_answer *a)
 {
+	a->convert_error = m->error_code;
 	switch (m->error_code) {
 	case CONVERT_E_CONNECTION_RESET:
 		set(a, CARRIER_REFUSED, "Connection Reset");
@@ -202,6 +203,7 @@ void carrier_answer(const struct cpe_config *c, const uint8_t *buf, size_t len,
 		    struct carrier_answer *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->convert_error = -1;
 	if (c->protocol == CPE_PROTO_SOCKS5)
 		socks5_answer(c, buf, len, a);
 	else

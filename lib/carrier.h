@@ -26,6 +26,7 @@ struct carrier_answer {
 	size_t consumed;   /* CARRIER_OK: bytes of answer before relayed data */
 	uint8_t icmp_code; /* CARRIER_UNREACHABLE */
 	const char *why;   /* static text for logs */
+	int convert_error; /* the code of a Convert Error TLV received, -1: none */
 };
 
 /* Write the opening for dst into out; returns its length, or -ENOSPC /

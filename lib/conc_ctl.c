@@ -133,11 +133,17 @@ static void metrics_flows(struct metrics *x, const struct conc_stats *s)
 
 static void metrics_counters(struct metrics *x, const struct conc_stats *s)
 {
+	metrics_family(x, "mptun_flows_relaying", "gauge",
+		       "Flows relaying bytes (the rest of the active ones are "
+		       "still opening or closing).");
+	metrics_u64(x, "mptun_flows_relaying", s->relaying, NULL);
+	/* active and relaying are gauges: a counter family must only grow. */
 	metrics_family(x, "mptun_counter_total", "counter",
 		       "Every other counter of the SIGUSR1 dump, by name.");
 	for (size_t i = 0; i < conc_n_stat_descs; i++) {
 		const struct conc_stat_desc *d = &conc_stat_descs[i];
-		if (strcmp(d->group, "errors"))
+		if (strcmp(d->group, "errors") && strcmp(d->name, "active") &&
+		    strcmp(d->name, "relaying"))
 			metrics_u64(x, "mptun_counter_total", stat_get(s, d),
 				    "name", d->name, NULL);
 	}

@@ -32,12 +32,14 @@ struct path {
 	/* health */
 	bool up;
 	bool confirmed; /* a probe has answered since the path came up */
+	uint64_t since_ms; /* when up last changed */
 	uint32_t misses;
 	struct probe *probe;
 	bool tick_missed; /* a tick came while the last probe still ran */
 	struct loop_timer timer;
+	bool rtt_known; /* a probe has answered since the path was installed */
 	uint32_t rtt_us;
-	uint64_t probes_ok, probes_failed, downs;
+	uint64_t probes_sent, probes_ok, probes_failed, downs;
 };
 
 struct cpe_paths {
@@ -50,6 +52,7 @@ struct cpe_paths {
 	uint32_t table, priority; /* as installed */
 	struct path v[CPE_PATHS_MAX];
 	size_t n;
+	uint32_t gen; /* setups so far: part of a path id */
 	struct loop_timer resync;
 };
 
@@ -160,6 +163,8 @@ static void set_up(struct path *p, bool up, const char *why)
 
 	if (up == p->up && (!up || p->confirmed))
 		return;
+	if (up != p->up)
+		p->since_ms = loop_now_ms(p->owner->loop);
 	p->confirmed = up;
 	p->up = up;
 	if (up) {
@@ -205,6 +210,7 @@ static void probe_result(struct path *p, const struct probe_result *r)
 		p->probes_ok++;
 		p->misses = 0;
 		p->rtt_us = r->connect_us;
+		p->rtt_known = true;
 		if (usable(p))
 			set_up(p, true, NULL);
 		return;
@@ -238,7 +244,9 @@ static void probe_now(struct path *p)
 	if (!p->probe) {
 		r.err = -errno;
 		probe_done(p, &r);
+		return;
 	}
+	p->probes_sent++;
 }
 
 static int64_t on_probe_timer(struct loop *l, void *arg)
@@ -389,6 +397,7 @@ static bool setup(struct cpe_paths *o, struct cpe_config *cfg)
 	int r;
 
 	o->cfg = cpe_config_ref(cfg);
+	o->gen++;
 	o->family = cfg->conc.ss_family;
 	o->table = cfg->route_table;
 	o->priority = cfg->rule_priority + 2;
@@ -420,6 +429,7 @@ static bool setup(struct cpe_paths *o, struct cpe_config *cfg)
 		p->idx = (unsigned)i;
 		p->table = o->table + 1 + (uint32_t)i;
 		p->up = true; /* until probes say otherwise: start at once */
+		p->since_ms = loop_now_ms(o->loop);
 		nlroute_path_remove(o->nr, p->table);
 		o->n = i + 1;
 		resync_path(p);
@@ -511,9 +521,18 @@ bool cpe_paths_reload(struct cpe_paths *o, struct cpe_config *cfg)
 	return false;
 }
 
-enum cpe_pick cpe_paths_pick(const struct cpe_paths *o,
-			     const struct sockaddr **src, socklen_t *len)
+/* A path id: the setup it belongs to and its index, never 0, so that a
+ * flow's id outlives a reinstall without naming another path. */
+static uint32_t path_id(const struct cpe_paths *o, size_t i)
 {
+	return o->gen << 4 | (uint32_t)(i + 1);
+}
+
+enum cpe_pick cpe_paths_pick(const struct cpe_paths *o,
+			     const struct sockaddr **src, socklen_t *len,
+			     uint32_t *id)
+{
+	*id = 0;
 	if (!o || !o->n)
 		return CPE_PICK_UNMANAGED;
 	for (int role = CPE_PATH_ACTIVE; role <= CPE_PATH_BACKUP; role++) {
@@ -522,11 +541,54 @@ enum cpe_pick cpe_paths_pick(const struct cpe_paths *o,
 			if ((int)p->cfg->role == role && p->up && usable(p)) {
 				*src = (const struct sockaddr *)&p->src;
 				*len = p->src_len;
+				*id = path_id(o, i);
 				return CPE_PICK_PATH;
 			}
 		}
 	}
 	return CPE_PICK_NONE;
+}
+
+const char *cpe_paths_name(const struct cpe_paths *o, uint32_t id)
+{
+	size_t i = (id & 0xf) - 1;
+
+	if (!o || !id || i >= o->n || path_id(o, i) != id)
+		return NULL;
+	return o->v[i].cfg->interface;
+}
+
+static void path_info(const struct path *p, struct cpe_path_info *out)
+{
+	const struct cpe_paths *o = p->owner;
+
+	*out = (struct cpe_path_info){
+		.name = p->cfg->interface,
+		.interface = p->cfg->interface,
+		.backup = p->cfg->role == CPE_PATH_BACKUP,
+		.up = p->up && usable(p),
+		.state_ms = loop_now_ms(o->loop) - p->since_ms,
+		.source = p->src,
+		.gateway = p->gw,
+		.rtt_known = p->rtt_known,
+		.rtt_us = p->rtt_us,
+		.probes_sent = p->probes_sent,
+		.probes_ok = p->probes_ok,
+		.downs = p->downs,
+	};
+	out->stats = p->link.ifindex > 0 &&
+		     nlroute_link_stats(o->nr, p->link.ifindex, &out->tx_bytes,
+					&out->rx_bytes) == 0;
+}
+
+size_t cpe_paths_info(const struct cpe_paths *o, struct cpe_path_info *v,
+		      size_t max)
+{
+	size_t n = 0;
+
+	for (; o && n < o->n && n < max; n++)
+		path_info(&o->v[n], &v[n]);
+	return n;
 }
 
 void cpe_paths_log(const struct cpe_paths *o)

@@ -54,8 +54,36 @@ void cpe_paths_cleanup(struct nlroute *nr, uint32_t table);
  * up. */
 bool cpe_paths_reload(struct cpe_paths *p, struct cpe_config *cfg);
 
+/* *id names the path picked (0 for the other answers) for
+ * cpe_paths_name(). */
 enum cpe_pick cpe_paths_pick(const struct cpe_paths *p,
-			     const struct sockaddr **src, socklen_t *len);
+			     const struct sockaddr **src, socklen_t *len,
+			     uint32_t *id);
+/* The name of the path a pick's id named, or NULL: no path (0), or the
+ * paths were reinstalled since (a reload that changed them). Valid until
+ * the next reload. */
+const char *cpe_paths_name(const struct cpe_paths *p, uint32_t id);
+
+/* A path as /status shows it (docs/control.md). */
+struct cpe_path_info {
+	const char *name, *interface; /* valid until the next reload */
+	bool backup;
+	bool up;
+	uint64_t state_ms; /* how long it has been in this state */
+	struct sockaddr_storage source, gateway; /* ss_family 0: none known */
+	bool rtt_known;  /* a probe has answered */
+	uint32_t rtt_us; /* the last answer's handshake */
+	uint64_t probes_sent, probes_ok, downs;
+	bool stats; /* tx_bytes and rx_bytes known: the interface exists */
+	uint64_t tx_bytes, rx_bytes; /* the interface's counters */
+	uint32_t subflows; /* not filled here: cpe_flows_subflows() */
+};
+
+/* Fill v with up to max paths, in file order; returns how many. Reads
+ * each interface's counters from the kernel (one netlink request per
+ * path): once per status request, not more often. */
+size_t cpe_paths_info(const struct cpe_paths *p, struct cpe_path_info *v,
+		      size_t max);
 
 /* One log line per path: state, source, gateway, RTT, probe counts. */
 void cpe_paths_log(const struct cpe_paths *p);

@@ -116,6 +116,12 @@ struct nlroute_link {
 int nlroute_link_query(struct nlroute *nr, const char *ifname, int family,
 		       struct nlroute_link *out);
 
+/* The byte counters of interface ifindex, as `ip -s link` shows them (the
+ * kernel's 64-bit link statistics). -ENODEV when it is gone, -EINVAL for
+ * ifindex <= 0; *tx_bytes and *rx_bytes untouched on failure. */
+int nlroute_link_stats(struct nlroute *nr, int ifindex, uint64_t *tx_bytes,
+		       uint64_t *rx_bytes);
+
 /* One uplink's source routing; see the top of this file. */
 struct nlroute_path {
 	int family;     /* AF_INET or AF_INET6 */

@@ -216,6 +216,23 @@ int nlroute_link_query(struct nlroute *nr, const char *ifname, int family,
 	return err;
 }
 
+int nlroute_link_stats(struct nlroute *nr, int ifindex, uint64_t *tx_bytes,
+		       uint64_t *rx_bytes)
+{
+	struct rtnl_link *link;
+	int err;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	err = nlroute_errno(rtnl_link_get_kernel(nr->sk, ifindex, NULL, &link));
+	if (err)
+		return err;
+	*tx_bytes = rtnl_link_get_stat(link, RTNL_LINK_TX_BYTES);
+	*rx_bytes = rtnl_link_get_stat(link, RTNL_LINK_RX_BYTES);
+	rtnl_link_put(link);
+	return 0;
+}
+
 /* sa's address as a host prefix (/32 or /128); NULL when out of memory. */
 static struct nl_addr *host_addr(const struct sockaddr *sa)
 {

@@ -5,15 +5,14 @@
  *     not take stays queued and is not tcp_recved(), so the window closes.
  *   socket -> LAN: read only what tcp_sndbuf() has room for; when it is
  *     full, stop reading the socket until lwIP's sent callback. */
-#include "cpe.h"
+#include "cpe_flow_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
-
-#include "lwip/tcp.h"
 
 #include "addr.h"
 #include "carrier.h"
@@ -23,50 +22,27 @@
 #define RELAY_BUF 65536
 #define RELAY_ROUNDS 8
 #define IOV_MAX_SEND 64
-#define ANSWER_MAX 1100
-
-enum cf_state {
-	CF_CONNECTING,      /* hold: waiting for the answer; LAN SYN held */
-	CF_ACCEPTING,       /* hold: SYN given to lwIP, waiting for accept */
-	CF_FAST_ACCEPTING,  /* fast: SYN given to lwIP at once */
-	CF_FAST_WAIT,       /* fast: accepted, waiting for the first bytes */
-	CF_FAST_CONNECTING, /* fast: waiting for the answer, pcb open */
-	CF_RELAY,
-	CF_DEAD,
-};
-
-struct cpe_flow {
-	struct cpe_flow *prev, *next;
-	struct cpe *cpe;
-	uint64_t id;
-	enum cf_state state;
-	struct flownat_entry *nat;
-	int sfd;
-	struct tcp_pcb *pcb;
-	bool pcb_aborted; /* tcp_abort()ed inside an lwIP callback */
-	bool direct;      /* fail-open: sfd is TCP to dst itself, no opening */
-	bool pending;     /* still opening: counted in host->pending */
-	struct host_entry *host; /* its LAN host's counts */
-	struct sockaddr_storage dst;
-	uint8_t *syn, *held; /* the LAN SYN as sent, and rewritten for lwIP */
-	size_t syn_len, held_len;
-	uint8_t *opening;    /* bytes for the socket before the relay */
-	size_t opening_len, opening_off;
-	uint8_t answer[ANSWER_MAX];
-	size_t answer_len;
-	uint8_t *stash; /* socket bytes lwIP did not take yet */
-	size_t stash_len, stash_off;
-	struct pbuf *to_sock; /* LAN bytes the socket did not take yet */
-	bool lan_eof, sock_eof, lan_shut, sock_shut;
-	uint64_t deadline_ms, active_ms;
-	struct loop_timer fast_timer;
-};
 
 static uint8_t relay_buf[RELAY_BUF];
 
 static void on_sock(struct loop *l, int fd, uint32_t ev, void *arg);
 static void relay(struct cpe_flow *f);
 static void fast_open(struct cpe_flow *f);
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* It did not open, and not because the server said so. */
+static void flow_failed(struct cpe_flow *f)
+{
+	f->cpe->ctr.failed++;
+	f->failed = true;
+}
 
 /* The end of every flow. */
 
@@ -99,18 +75,22 @@ static void flow_close(struct cpe_flow *f, const char *reason, bool abort_lan,
 		       bool abort_sock)
 {
 	struct cpe *c = f->cpe;
-	char a[ADDR_STRLEN];
+	uint64_t ms = loop_now_ms(c->loop) - f->start_ms;
 
 	if (f->state == CF_DEAD)
 		return;
+	cpe_flow_log(f, f->failed ? LOG_INFO : LOG_DEBUG,
+		     "closed: %s (up %llu, down %llu bytes, %llu.%03llu s)",
+		     reason, (unsigned long long)f->bytes_up,
+		     (unsigned long long)f->bytes_down,
+		     (unsigned long long)(ms / 1000),
+		     (unsigned long long)(ms % 1000));
 	flow_opened(f);
 	if (f->host) {
 		f->host->flows--;
 		hostcount_put(&c->hosts, f->host);
 		f->host = NULL;
 	}
-	log_debug("flow %llu to %s closed: %s", (unsigned long long)f->id,
-		  addr_str((struct sockaddr *)&f->dst, a, sizeof(a)), reason);
 	detach_pcb(f, abort_lan);
 	if (f->sfd >= 0) {
 		loop_del_fd(c->loop, f->sfd);
@@ -178,6 +158,7 @@ static uint8_t icmp_code_for(const struct cpe_flow *f, uint8_t v4)
 static void refuse_held(struct cpe_flow *f, const struct carrier_answer *a)
 {
 	struct cpe *c = f->cpe;
+	struct flownat_entry *e = f->nat;
 	uint8_t pkt[1400];
 	size_t n;
 
@@ -186,19 +167,19 @@ static void refuse_held(struct cpe_flow *f, const struct carrier_answer *a)
 	} else if (a->result == CARRIER_UNREACHABLE) {
 		n = flownat_make_unreach(f->syn, f->syn_len,
 					 icmp_code_for(f, a->icmp_code), pkt, sizeof(pkt));
-		c->ctr.flows_unreachable++;
+		c->ctr.unreachable++;
 	} else {
 		n = flownat_make_rst(f->syn, f->syn_len, pkt, sizeof(pkt));
 		if (a->result == CARRIER_REFUSED)
-			c->ctr.flows_refused++;
+			c->ctr.refused++;
 		else
-			c->ctr.flows_failed++;
+			flow_failed(f);
 	}
 	if (n)
 		stack_send_lan(c->stack, pkt, n);
-	flownat_remove(stack_nat(c->stack), f->nat);
-	f->nat = NULL;
 	flow_close(f, a->why, true, false);
+	flownat_remove(stack_nat(c->stack), e);
+	f->nat = NULL;
 }
 
 /* Opening the MPTCP connection. */
@@ -232,7 +213,9 @@ static int open_direct(struct cpe_flow *f)
 						     : sizeof(struct sockaddr_in);
 
 	f->direct = true;
-	f->cpe->ctr.flows_direct++;
+	f->cpe->ctr.direct++;
+	cpe_flow_log(f, LOG_DEBUG, "opening directly: no path is up "
+		     "(health.fail: open)");
 	if ((f->sfd = sockopt_connect((struct sockaddr *)&f->dst, len, NULL, 0)) < 0)
 		return f->sfd;
 	sockopt_nodelay(f->sfd);
@@ -248,13 +231,15 @@ static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 	uint8_t head[CARRIER_OPENING_MAX];
 	const struct sockaddr *src = NULL;
 	socklen_t src_len = 0;
-	enum cpe_pick pick = cpe_paths_pick(f->cpe->paths, &src, &src_len);
+	enum cpe_pick pick =
+		cpe_paths_pick(f->cpe->paths, &src, &src_len, &f->path);
 	int hl = 0;
 	ssize_t n;
 	int r;
 
+	f->open_us = now_us();
 	if (pick == CPE_PICK_NONE && cfg->fail_mode == CPE_FAIL_CLOSED) {
-		f->cpe->ctr.flows_no_path++;
+		f->cpe->ctr.no_path++;
 		return -ENETUNREACH;
 	}
 	if (pick != CPE_PICK_NONE &&
@@ -268,6 +253,10 @@ static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 	f->opening_len = (size_t)hl + dlen;
 	if (pick == CPE_PICK_NONE)
 		return open_direct(f);
+	cpe_flow_log(f, LOG_DEBUG, "opening (%s) via %s",
+		     f->state == CF_CONNECTING ? "hold" : "fast",
+		     pick == CPE_PICK_PATH ? cpe_paths_name(f->cpe->paths, f->path)
+					   : "the main routing table");
 	if ((f->sfd = sockopt_mptcp_client(cfg->conc.ss_family)) < 0)
 		return f->sfd;
 	if (src && (r = sockopt_bind_source(f->sfd, src, src_len)) < 0)
@@ -289,9 +278,29 @@ static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 
 /* The answer. */
 
+#define ERROR_CASE(name, code)                                                 \
+	case code:                                                             \
+		e->name++;                                                     \
+		return;
+
+static void count_error(struct cpe_errors *e, uint8_t code)
+{
+	switch (code) {
+		CPE_STATS_ERRORS(ERROR_CASE)
+	}
+	e->other++;
+}
+
 static void answer_ok(struct cpe_flow *f, size_t consumed)
 {
 	size_t extra = f->answer_len - consumed;
+	uint64_t us = now_us() - f->open_us;
+
+	metrics_hist_observe(&f->cpe->connect, us);
+	cpe_flow_log(f, LOG_DEBUG, "connected%s in %llu.%03llu ms",
+		     f->direct ? " directly" : "",
+		     (unsigned long long)(us / 1000),
+		     (unsigned long long)(us % 1000));
 
 	if (extra) { /* the server spoke first and fast */
 		if (!(f->stash = malloc(extra))) {
@@ -322,7 +331,7 @@ static void answer_failed(struct cpe_flow *f, const struct carrier_answer *a)
 		refuse_held(f, a);
 		return;
 	}
-	f->cpe->ctr.flows_failed++;
+	flow_failed(f);
 	flow_close(f, a->why, true, false);
 }
 
@@ -343,6 +352,8 @@ static void read_answer(struct cpe_flow *f)
 	}
 	f->answer_len += (size_t)n;
 	carrier_answer(f->cpe->cfg, f->answer, f->answer_len, &a);
+	if (a.convert_error >= 0)
+		count_error(&f->cpe->errors, (uint8_t)a.convert_error);
 	if (a.result == CARRIER_MORE && f->answer_len == sizeof(f->answer))
 		a = (struct carrier_answer){ .result = CARRIER_FAILED,
 					     .why = "answer too long" };
@@ -370,6 +381,7 @@ static size_t chain_iov(struct pbuf *p, struct iovec *iov, int *n)
 static void consumed_up(struct cpe_flow *f, size_t n)
 {
 	f->cpe->ctr.bytes_up += n;
+	f->bytes_up += n;
 	while (n) {
 		u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
 		if (f->pcb)
@@ -414,6 +426,7 @@ static bool lwip_take(struct cpe_flow *f, const uint8_t *buf, size_t len)
 	if (tcp_write(f->pcb, buf, (u16_t)len, TCP_WRITE_FLAG_COPY) != ERR_OK)
 		return false;
 	f->cpe->ctr.bytes_down += len;
+	f->bytes_down += len;
 	return true;
 }
 
@@ -626,7 +639,7 @@ static void fast_open(struct cpe_flow *f)
 	f->state = CF_FAST_CONNECTING;
 	f->deadline_ms = loop_now_ms(f->cpe->loop) + f->cpe->cfg->connect_timeout_ms;
 	if ((r = open_carrier(f, first, n)) < 0) {
-		f->cpe->ctr.flows_failed++;
+		flow_failed(f);
 		flow_close(f, strerror(-r), true, false);
 		return;
 	}
@@ -645,22 +658,6 @@ static int64_t on_fast_timer(struct loop *l, void *arg)
 
 /* Hooks from the stack. */
 
-static void flow_dst(struct cpe_flow *f, const struct flownat_tuple *t)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&f->dst;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&f->dst;
-
-	memset(&f->dst, 0, sizeof(f->dst));
-	if (t->family == AF_INET) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(t->dst_port);
-		memcpy(&s4->sin_addr, t->dst, 4);
-	} else {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(t->dst_port);
-		memcpy(&s6->sin6_addr, t->dst, 16);
-	}
-}
 
 static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 {
@@ -698,15 +695,15 @@ static struct cpe_flow *flow_new(struct cpe *c, struct flownat_entry *e,
 	f->sfd = -1;
 	f->nat = e;
 	e->owner = f;
-	flow_dst(f, &e->orig);
-	f->active_ms = loop_now_ms(c->loop);
+	cpe_tuple_addr(e->orig.family, e->orig.dst, e->orig.dst_port, &f->dst);
+	f->start_ms = f->active_ms = loop_now_ms(c->loop);
 	f->deadline_ms = f->active_ms + c->cfg->connect_timeout_ms;
 	f->next = c->flows;
 	if (c->flows)
 		c->flows->prev = f;
 	c->flows = f;
 	c->n_flows++;
-	c->ctr.flows_total++;
+	c->ctr.total++;
 	return f;
 }
 
@@ -721,7 +718,7 @@ static void on_new_flow(void *arg, struct flownat_entry *e, const uint8_t *syn,
 	struct host_entry *h;
 
 	if (c->n_flows >= c->cfg->max_flows) {
-		c->ctr.flows_rejected_limit++;
+		c->ctr.rejected_limit++;
 		reject_syn(c, e, syn, syn_len);
 		return;
 	}
@@ -732,7 +729,7 @@ static void on_new_flow(void *arg, struct flownat_entry *e, const uint8_t *syn,
 	}
 	if (h->flows >= c->cfg->max_flows_per_host ||
 	    h->pending >= c->cfg->max_pending_per_host) {
-		c->ctr.flows_rejected_host++;
+		c->ctr.rejected_host++;
 		reject_syn(c, e, syn, syn_len);
 		return;
 	}
@@ -813,7 +810,7 @@ static void flow_timeout(struct cpe_flow *f)
 		flow_close(f, "idle timeout", true, true);
 		break;
 	default:
-		f->cpe->ctr.flows_failed++;
+		flow_failed(f);
 		flow_close(f, "timeout while opening", true, true);
 		break;
 	}
@@ -868,62 +865,4 @@ int cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
 void cpe_flows_destroy(struct cpe *c)
 {
 	hostcount_destroy(&c->hosts);
-}
-
-static void log_flows(struct cpe *c)
-{
-	for (struct cpe_flow *f = c->flows; f; f = f->next)
-		log_debug("flow %llu: state %d lan_eof %d sock_eof %d lan_shut %d "
-			  "sock_shut %d to_sock %u stash %zu sndbuf %u queuelen %u "
-			  "pcb_state %d",
-			  (unsigned long long)f->id, f->state, f->lan_eof, f->sock_eof,
-			  f->lan_shut, f->sock_shut,
-			  f->to_sock ? f->to_sock->tot_len : 0,
-			  f->stash ? f->stash_len - f->stash_off : 0,
-			  f->pcb ? (unsigned)tcp_sndbuf(f->pcb) : 0,
-			  f->pcb ? (unsigned)tcp_sndqueuelen(f->pcb) : 0,
-			  f->pcb ? (int)f->pcb->state : -1);
-}
-
-void cpe_log_counters(struct cpe *c)
-{
-	log_flows(c);
-	const struct flownat_counters *n = flownat_counters(stack_nat(c->stack));
-	const struct stack_counters *s = stack_counters(c->stack);
-
-	log_info("flows: active=%zu total=%llu refused=%llu unreachable=%llu "
-		 "failed=%llu rejected_limit=%llu rejected_host=%llu direct=%llu "
-		 "no_path=%llu hosts=%zu bytes_up=%llu bytes_down=%llu",
-		 c->n_flows, (unsigned long long)c->ctr.flows_total,
-		 (unsigned long long)c->ctr.flows_refused,
-		 (unsigned long long)c->ctr.flows_unreachable,
-		 (unsigned long long)c->ctr.flows_failed,
-		 (unsigned long long)c->ctr.flows_rejected_limit,
-		 (unsigned long long)c->ctr.flows_rejected_host,
-		 (unsigned long long)c->ctr.flows_direct,
-		 (unsigned long long)c->ctr.flows_no_path, c->hosts.n,
-		 (unsigned long long)c->ctr.bytes_up,
-		 (unsigned long long)c->ctr.bytes_down);
-	log_info("flownat: entries=%zu in_pass=%llu in_new=%llu in_held=%llu "
-		 "out_pass=%llu drop_short=%llu drop_bad_length=%llu "
-		 "drop_bad_checksum=%llu drop_not_tcp=%llu drop_no_flow=%llu "
-		 "drop_full=%llu drop_out_unknown=%llu expired=%llu",
-		 flownat_count(stack_nat(c->stack)),
-		 (unsigned long long)n->in_pass, (unsigned long long)n->in_new,
-		 (unsigned long long)n->in_held, (unsigned long long)n->out_pass,
-		 (unsigned long long)n->drop_short,
-		 (unsigned long long)n->drop_bad_length,
-		 (unsigned long long)n->drop_bad_checksum,
-		 (unsigned long long)n->drop_not_tcp,
-		 (unsigned long long)n->drop_no_flow,
-		 (unsigned long long)n->drop_full,
-		 (unsigned long long)n->drop_out_unknown,
-		 (unsigned long long)n->expired);
-	log_info("tun: in=%llu out=%llu out_dropped=%llu lwip_in_dropped=%llu "
-		 "drop_wild_seq=%llu",
-		 (unsigned long long)s->tun_in, (unsigned long long)s->tun_out,
-		 (unsigned long long)s->tun_out_dropped,
-		 (unsigned long long)s->lwip_in_dropped,
-		 (unsigned long long)s->drop_wild_seq);
-	cpe_paths_log(c->paths);
 }

@@ -12,10 +12,10 @@
 #include "addr.h"
 #include "auth.h"
 #include "cpe.h"
+#include "cpe_ctl.h"
 #include "cli.h"
 #include "ctl.h"
 #include "log.h"
-#include "metrics.h"
 #include "nlroute.h"
 #include "privdrop.h"
 #include "sysctl.h"
@@ -119,56 +119,22 @@ static bool reload(struct cpe_main *m, char *msg, size_t len)
 static void on_status(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 {
 	struct cpe_main *m = arg;
-	json_t *j = ctl_self_json(&m->self);
 
-	json_object_set_new(j, "flows", json_pack("{sIsI}", "active",
-						  (json_int_t)m->c.n_flows, "total",
-						  (json_int_t)m->c.ctr.flows_total));
-	json_object_set_new(j, "bytes", json_pack("{sIsI}", "up",
-						  (json_int_t)m->c.ctr.bytes_up, "down",
-						  (json_int_t)m->c.ctr.bytes_down));
-	json_object_set_new(j, "concentrator",
-			    ctl_json_addr((struct sockaddr *)&m->c.cfg->conc));
-	json_object_set_new(j, "tun", json_string(m->c.cfg->tun_name));
-	ctl_reply_json(rp, 200, j);
+	cpe_ctl_status(&m->c, &m->self, rp);
 }
 
 static void on_metrics(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 {
 	struct cpe_main *m = arg;
-	struct metrics x;
-	char *body;
-	size_t len;
 
-	if (metrics_open(&x) < 0) {
-		ctl_reply_error(rp, 500, "out of memory");
-		return;
-	}
-	metrics_family(&x, "mptun_build_info", "gauge", "Always 1.");
-	metrics_u64(&x, "mptun_build_info", 1, "daemon", m->self.daemon, "version",
-		    MPTUN_VERSION, NULL);
-	metrics_family(&x, "mptun_start_time_seconds", "gauge",
-		       "Unix time the daemon started.");
-	metrics_u64(&x, "mptun_start_time_seconds", (uint64_t)m->self.started, NULL);
-	metrics_family(&x, "mptun_reloads_total", "counter",
-		       "Configuration reloads, by result.");
-	metrics_u64(&x, "mptun_reloads_total", m->self.reloads, "result", "ok", NULL);
-	metrics_u64(&x, "mptun_reloads_total", m->self.reload_failures, "result",
-		    "failed", NULL);
-	metrics_family(&x, "mptun_flows_active", "gauge", "Flows open.");
-	metrics_u64(&x, "mptun_flows_active", m->c.n_flows, NULL);
-	metrics_family(&x, "mptun_flows_total", "counter", "Flows accepted.");
-	metrics_u64(&x, "mptun_flows_total", m->c.ctr.flows_total, NULL);
-	metrics_family(&x, "mptun_bytes_total", "counter",
-		       "Bytes relayed; up is LAN to server.");
-	metrics_u64(&x, "mptun_bytes_total", m->c.ctr.bytes_up, "direction", "up", NULL);
-	metrics_u64(&x, "mptun_bytes_total", m->c.ctr.bytes_down, "direction",
-		    "down", NULL);
-	if (!(body = metrics_close(&x, &len))) {
-		ctl_reply_error(rp, 500, "out of memory");
-		return;
-	}
-	ctl_reply_text(rp, "text/plain; version=0.0.4; charset=utf-8", body, len);
+	cpe_ctl_metrics(&m->c, &m->self, rp);
+}
+
+static void on_flows(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
+{
+	struct cpe_main *m = arg;
+
+	cpe_ctl_flows(&m->c, rq, rp);
 }
 
 static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
@@ -183,6 +149,7 @@ static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 static const struct ctl_route routes[] = {
 	{ "GET", "/status", on_status, false },
 	{ "GET", "/metrics", on_metrics, false },
+	{ "GET", "/flows", on_flows, false },
 	{ "POST", "/reload", on_reload, true },
 	{ "GET", "/", webui_serve, false },
 	{ "GET", "/app.js", webui_serve, false },

@@ -152,16 +152,23 @@ static void convert_answers(void **state)
 	carrier_answer(&c, buf, n + 5, &a);
 	assert_int_equal(a.result, CARRIER_OK);
 	assert_int_equal(a.consumed, n); /* server bytes that followed are not eaten */
+	assert_int_equal(a.convert_error, -1);
 
 	carrier_answer(&c, buf, convert_error(buf, CONVERT_E_CONNECTION_RESET, 0), &a);
 	assert_int_equal(a.result, CARRIER_REFUSED);
+	assert_int_equal(a.convert_error, CONVERT_E_CONNECTION_RESET);
 	carrier_answer(&c, buf, convert_error(buf, CONVERT_E_DEST_UNREACHABLE, 3), &a);
 	assert_int_equal(a.result, CARRIER_UNREACHABLE);
 	assert_int_equal(a.icmp_code, 3);
+	assert_int_equal(a.convert_error, CONVERT_E_DEST_UNREACHABLE);
 	carrier_answer(&c, buf, convert_error(buf, CONVERT_E_NOT_AUTHORIZED, 0), &a);
 	assert_int_equal(a.result, CARRIER_FAILED);
+	assert_int_equal(a.convert_error, CONVERT_E_NOT_AUTHORIZED);
+	carrier_answer(&c, buf, convert_error(buf, CONVERT_E_UNSUPPORTED_VERSION, 0), &a);
+	assert_int_equal(a.convert_error, 0); /* code 0 is an error too */
 	carrier_answer(&c, (const uint8_t *)"HTTP/1.1", 8, &a);
 	assert_int_equal(a.result, CARRIER_FAILED);
+	assert_int_equal(a.convert_error, -1); /* not an Error TLV */
 }
 
 static void socks5_answers(void **state)
