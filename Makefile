@@ -31,7 +31,8 @@ PORT_LWIP := lwip-port/stack.c lwip-port/cpe_flow.c lwip-port/cpe_flow_view.c \
 	lwip-port/cpe_stats.c lwip-port/cpe_ctl.c
 PORT_PURE := lwip-port/flownat.c lwip-port/tun.c
 LIB_SRC  := $(wildcard lib/*.c) $(PORT_PURE)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# lib/webui_assets.S: the status page's files (web/), as data.
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/lib/webui_assets.o
 LIB_A    := $(BUILD)/libmptun.a
 CPE_OBJ  := $(PORT_LWIP:%.c=$(BUILD)/%.o)
 CPE_A    := $(BUILD)/libcpe.a
@@ -59,6 +60,10 @@ HEADERS := $(wildcard lib/*.h lwip-port/*.h)
 $(BUILD)/lib/%.o: lib/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/lib/webui_assets.o: lib/webui_assets.S $(wildcard web/*)
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
 
 $(BUILD)/lwip-port/flownat.o $(BUILD)/lwip-port/tun.o: $(BUILD)/lwip-port/%.o: lwip-port/%.c $(HEADERS)
 	@mkdir -p $(@D)
@@ -108,7 +113,12 @@ $(FUZZ_BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+$(FUZZ_BUILD)/lib/webui_assets.o: lib/webui_assets.S $(wildcard web/*)
+	@mkdir -p $(@D)
+	$(CLANG) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) \
+		$(FUZZ_BUILD)/lib/webui_assets.o
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 # fuzz_cpe_packets: the CPE's packet path over lwIP, all built with clang.
@@ -126,6 +136,7 @@ FUZZ_FAKE_OBJ := $(FUZZ_BUILD)/fake/lib/loop.o \
 FUZZ_CPE_OBJ := $(FUZZ_FAKE_OBJ) $(FUZZ_BUILD)/lwip-port/stack.o \
 	$(FUZZ_BUILD)/lwip-port/cpe_flow_view.o \
 	$(filter-out $(FUZZ_BUILD)/lib/loop.o,$(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)) \
+	$(FUZZ_BUILD)/lib/webui_assets.o \
 	$(FUZZ_BUILD)/liblwip.a
 
 $(eval $(call lwip_rules,$(FUZZ_BUILD),CLANG,FUZZ_LWIP_FLAGS))

@@ -20,6 +20,7 @@
 #include "privdrop.h"
 #include "sysctl.h"
 #include "tun.h"
+#include "webui.h"
 
 #define DEFAULT_CONFIG "/etc/mptun/cpe.yaml"
 #define NAT_LINGER_MS 25000 /* > lwIP's TIME_WAIT (2 * TCP_MSL) */
@@ -150,6 +151,9 @@ static const struct ctl_route routes[] = {
 	{ "GET", "/metrics", on_metrics, false },
 	{ "GET", "/flows", on_flows, false },
 	{ "POST", "/reload", on_reload, true },
+	{ "GET", "/", webui_serve, false },
+	{ "GET", "/app.js", webui_serve, false },
+	{ "GET", "/style.css", webui_serve, false },
 };
 
 static void on_signal(struct loop *l, int signo, void *arg)
