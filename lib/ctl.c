@@ -221,6 +221,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (rp.type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rp.type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* The status page loads only its own files and JSON; nothing here
+	 * may be framed or sniffed into another type. */
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'self'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	ret = MHD_queue_response(conn, rp.status ? rp.status : 500, resp);
 	MHD_destroy_response(resp);
 	return ret;
