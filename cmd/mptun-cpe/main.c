@@ -290,9 +290,12 @@ int main(int argc, char **argv)
 	ctl_self_init(&m.self, "mptun-cpe", o.config);
 	setup(&m);
 	char a[ADDR_STRLEN];
-	log_info("capturing TCP from %zu LAN interface(s) into %s; concentrator %s",
+	log_info("capturing TCP from %zu LAN interface(s) into %s; %sconcentrator %s",
 		 m.c.cfg->n_lan_interfaces, m.c.cfg->tun_name,
-		 addr_str((struct sockaddr *)&m.c.cfg->conc, a, sizeof(a)));
+		 m.c.cfg->mode == CPE_MODE_TRANSPARENT ? "transparent mode, " : "",
+		 m.c.cfg->conc.ss_family
+			 ? addr_str((struct sockaddr *)&m.c.cfg->conc, a, sizeof(a))
+			 : "none (paths are not probed)");
 	r = loop_run(m.c.loop);
 	if (r < 0)
 		log_error("event loop: %s", strerror(-r));
