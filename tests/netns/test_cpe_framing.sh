@@ -3,7 +3,8 @@
 # - plain mode with each framing (carrier.protocol convert, socks4, socks5):
 #   downloads by IPv4 and IPv6 address through the concentrator, sha256
 #   checked, the concentrator counting the framing it parsed (SOCKS4a for
-#   IPv6), and a refused port refused;
+#   IPv6), and a refused port refused; with carrier.fastopen each opening
+#   rides in the SYN;
 # - carrier.source: true: a converter in Python in place of the concentrator
 #   (srcconv.py) decodes the Source TLV of each opening: the LAN client's
 #   own address and port (curl --local-port), IPv4 and IPv6;
@@ -69,6 +70,22 @@ for proto in convert socks4 socks5; do
 	refused "[$S6]" "$proto"
 	cpe_alive "$proto"
 	cpe_stop "$proto"
+done
+# with carrier.fastopen every framing rides in the MPTCP SYN (small
+# files, no second path: see cpe_config's note on tfo)
+mkfile "$TMP/www/s.bin" 64K
+for proto in convert socks4 socks5; do
+	cpe_start "tfo-$proto" "$(cpe_config proto=$proto paths=none tfo=true)" || cpe_finish
+	for dst in "$S4" "[$S6]"; do
+		tfo0=$(nstat_get "$CONC" TcpExtTCPFastOpenPassive)
+		lan curl --noproxy '*' -sS --max-time 30 -o "$TMP/s.out" "http://$dst:8080/s.bin"
+		check_rc "$proto with fastopen $dst: curl exit 0" 0
+		check_eq "$proto with fastopen $dst: sha256 equal" "$(sha "$TMP/s.out" 2>/dev/null)" \
+			"$(sha "$TMP/www/s.bin")"
+		check_eq "$proto with fastopen $dst: the opening was SYN data (TCPFastOpenPassive in conc ns)" \
+			"$(($(nstat_get "$CONC" TcpExtTCPFastOpenPassive) - tfo0))" 1
+	done
+	cpe_stop "tfo-$proto"
 done
 # SOCKS4 has one failure code: an unreachable host is refused, not ICMP
 cpe_start socks4u "$(cpe_config proto=socks4 paths=none)" || cpe_finish
