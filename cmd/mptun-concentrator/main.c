@@ -136,8 +136,7 @@ static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 	char msg[768];
 	bool ok = reload(arg, msg, sizeof(msg));
 
-	ctl_reply_json(rp, ok ? 200 : 400,
-		       json_pack("{sbss}", "ok", ok, "message", msg));
+	ctl_reply_reload(rp, ok, msg);
 }
 
 static const struct ctl_route routes[] = {
