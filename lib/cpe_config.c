@@ -329,8 +329,8 @@ static bool transparent_ok(const struct cpe_config *c, char *why, size_t len)
 		key = "protocol";
 	else if (c->source)
 		key = "source: true";
-	else if (c->socks_user)
-		key = "socks_user";
+	else if (c->socks_user || c->socks_password)
+		key = c->socks_user ? "socks_user" : "socks_password";
 	if (!key && c->auth.id) {
 		snprintf(why, len, "%s", auth_transparent);
 		return false;

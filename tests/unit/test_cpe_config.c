@@ -676,6 +676,9 @@ static void test_transparent(void **state)
 			 "socks_password: p}\n",
 		     "t.yaml:5:10: carrier: socks_user does not apply with "
 		     "mode: transparent");
+	expect_error(REQ "carrier: {mode: transparent, socks_password: p}\n",
+		     "t.yaml:5:10: carrier: socks_password does not apply with "
+		     "mode: transparent");
 	expect_error(REQ "carrier: {mode: transparent}\n"
 			 "auth: {id: a, key: " KEY_HEX "}\n",
 		     "t.yaml:6:7: auth: auth does not apply with carrier.mode: "
