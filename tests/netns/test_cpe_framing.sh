@@ -115,6 +115,10 @@ cpe_stop nosource
 
 # ---- transparent mode, no concentrator on the path ----
 # The server's own MPTCP listener (mptcpize: python's sockets become MPTCP).
+if ! command -v mptcpize >/dev/null; then
+	fail "no mptcpize (scripts/debian-packages) for the MPTCP server"
+	cpe_finish
+fi
 ip -n "$SRV" mptcp limits set subflow 4 add_addr_accepted 0
 bg "$SRV" mphttp mptcpize run python3 -m http.server 8081 --bind :: --directory "$TMP/www"
 wait_listen "$SRV" 8081 || cpe_finish
