@@ -82,7 +82,7 @@ struct conc_worker {
 	bool started;
 	struct loop *loop;
 	int lfd;    /* listener, -1 once closed */
-	int tfd;    /* transparent listener, -1: none or closed */
+	int tfd[2]; /* transparent listeners, IPv4 and IPv6; -1: none */
 	int ctl[2]; /* main → worker messages */
 	struct conc_acl acl;
 	struct resolver *res;
@@ -138,10 +138,12 @@ int conc_tproxy_setup(const struct conc_config *c, char *err, size_t errlen);
 /* Remove them: c is the configuration they were installed for. */
 int conc_tproxy_teardown(const struct conc_config *c, char *err,
 			 size_t errlen);
-/* The transparent listener: IPPROTO_MPTCP, IPV6_TRANSPARENT, [::]:port
- * (IPv4 too), SO_REUSEPORT, TCP_FASTOPEN. fd or -errno; *what names the
- * step that failed. */
-int conc_tproxy_listener(uint16_t port, int backlog, const char **what);
+/* A transparent listener: IPPROTO_MPTCP, IP(V6)_TRANSPARENT, on
+ * 127.0.0.1:port or [::1]:port (family), where nftables sends the SYNs;
+ * SO_REUSEPORT, TCP_FASTOPEN. fd or -errno; *what names the step that
+ * failed. */
+int conc_tproxy_listener(int family, uint16_t port, int backlog,
+			 const char **what);
 /* IP_TRANSPARENT or IPV6_TRANSPARENT on fd (needs CAP_NET_ADMIN). */
 int conc_set_transparent(int fd, int family);
 

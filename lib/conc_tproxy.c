@@ -112,12 +112,12 @@ int conc_set_transparent(int fd, int family)
 	return set_int(fd, IPPROTO_IP, IP_TRANSPARENT, 1);
 }
 
-static int tproxy_opts(int fd, const char **what)
+static int tproxy_opts(int fd, int family, const char **what)
 {
 	int r;
 
-	*what = "IPV6_TRANSPARENT";
-	if ((r = conc_set_transparent(fd, AF_INET6)) < 0)
+	*what = family == AF_INET6 ? "IPV6_TRANSPARENT" : "IP_TRANSPARENT";
+	if ((r = conc_set_transparent(fd, family)) < 0)
 		return r;
 	*what = "SO_REUSEADDR";
 	if ((r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
@@ -126,7 +126,8 @@ static int tproxy_opts(int fd, const char **what)
 	if ((r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0)
 		return r;
 	*what = "IPV6_V6ONLY";
-	if ((r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) < 0)
+	if (family == AF_INET6 &&
+	    (r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0)
 		return r;
 	/* A CPE may put the first bytes in its SYN: take them. */
 	*what = "TCP_FASTOPEN";
@@ -136,22 +137,40 @@ static int tproxy_opts(int fd, const char **what)
 	return set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
 }
 
-int conc_tproxy_listener(uint16_t port, int backlog, const char **what)
+static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ss)
 {
-	struct sockaddr_in6 any = { .sin6_family = AF_INET6,
-				    .sin6_port = htons(port),
-				    .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*sin);
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	sin6->sin6_addr = in6addr_loopback;
+	return sizeof(*sin6);
+}
+
+int conc_tproxy_listener(int family, uint16_t port, int backlog,
+			 const char **what)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(family, port, &ss);
 	int fd, r;
 
 	*what = "socket(IPPROTO_MPTCP)";
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    IPPROTO_MPTCP);
 	if (fd < 0)
 		return -errno;
-	if ((r = tproxy_opts(fd, what)) < 0)
+	if ((r = tproxy_opts(fd, family, what)) < 0)
 		goto fail;
 	*what = "bind";
-	if (bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0)
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
 		goto fail_errno;
 	*what = "listen";
 	if (listen(fd, backlog) < 0)

@@ -34,8 +34,9 @@ static int64_t on_accept_pause(struct loop *l, void *arg)
 
 	if (w->lfd >= 0)
 		loop_mod_fd(l, w->lfd, EPOLLIN);
-	if (w->tfd >= 0)
-		loop_mod_fd(l, w->tfd, EPOLLIN);
+	for (int i = 0; i < 2; i++)
+		if (w->tfd[i] >= 0)
+			loop_mod_fd(l, w->tfd[i], EPOLLIN);
 	return LOOP_TIMER_STOP;
 }
 
@@ -51,8 +52,9 @@ static void accept_pause(struct conc_worker *w, int err)
 	w->accept_paused = true;
 	CONC_STAT_INC(&w->stats, accept_pauses);
 	loop_mod_fd(w->loop, w->lfd, 0);
-	if (w->tfd >= 0)
-		loop_mod_fd(w->loop, w->tfd, 0);
+	for (int i = 0; i < 2; i++)
+		if (w->tfd[i] >= 0)
+			loop_mod_fd(w->loop, w->tfd[i], 0);
 	loop_timer_arm(w->loop, &w->accept_pause, ACCEPT_PAUSE_MS,
 		       on_accept_pause, w);
 }
@@ -107,25 +109,39 @@ static void close_fd(struct conc_worker *w, int *fd)
 static void close_listener(struct conc_worker *w)
 {
 	close_fd(w, &w->lfd);
-	close_fd(w, &w->tfd);
+	close_fd(w, &w->tfd[0]);
+	close_fd(w, &w->tfd[1]);
 	loop_timer_disarm(w->loop, &w->accept_pause);
 }
 
-/* Bound before the privileges are dropped: IPV6_TRANSPARENT needs
- * CAP_NET_ADMIN. */
+/* Bound before the privileges are dropped: IP_TRANSPARENT needs
+ * CAP_NET_ADMIN. Without IPv6 in the namespace, IPv4 alone. */
 static int transparent_init(struct conc_worker *w)
 {
+	static const int families[2] = { AF_INET, AF_INET6 };
 	const char *what;
 	int r;
 
-	w->tfd = conc_tproxy_listener((uint16_t)w->d->cfg->transparent_port,
-				      4096, &what);
-	if (w->tfd < 0) {
-		r = w->tfd;
-		log_error("transparent listener: %s: %s", what, strerror(-r));
-		return r;
+	for (int i = 0; i < 2; i++) {
+		w->tfd[i] = conc_tproxy_listener(
+			families[i], (uint16_t)w->d->cfg->transparent_port, 4096,
+			&what);
+		r = w->tfd[i];
+		if (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL) {
+			if (!w->idx)
+				log_warnx("transparent listener: no IPv6 "
+					  "(%s: %s): IPv4 only", what, strerror(-r));
+			continue;
+		}
+		if (r < 0) {
+			log_error("transparent listener: %s: %s", what, strerror(-r));
+			return r;
+		}
+		if ((r = loop_add_fd(w->loop, w->tfd[i], EPOLLIN, on_transparent,
+				     w)) < 0)
+			return r;
 	}
-	return loop_add_fd(w->loop, w->tfd, EPOLLIN, on_transparent, w);
+	return 0;
 }
 
 static void swap_config(struct conc_worker *w, struct conc_config *cfg)
@@ -218,7 +234,7 @@ static int worker_init(struct conc_worker *w, struct conc_daemon *d, unsigned id
 
 	w->d = d;
 	w->idx = idx;
-	w->lfd = w->tfd = -1;
+	w->lfd = w->tfd[0] = w->tfd[1] = -1;
 	w->ctl[0] = w->ctl[1] = -1;
 	if (!(w->loop = loop_new()))
 		return -ENOMEM;

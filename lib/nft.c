@@ -66,37 +66,41 @@ static int put_ifs(char *buf, size_t len, const struct nft_tproxy *t)
 	return 0;
 }
 
-/* Bare SYNs stay out of the socket rule: a SYN to any host's port P would
- * otherwise match the wildcard listener on P (socket wildcard 0 keeps
- * listeners out of it for the other packets). */
+/* The transparent listeners are bound to loopback addresses, so that no
+ * packet from elsewhere can match them in the socket rule (a wildcard
+ * listener on port P would take the ACKs of every connection crossing
+ * this host to port P). Bare SYNs are the TPROXY rule's. */
 static char *rules_text(const struct nft_tproxy *t)
 {
 	size_t len = 1024 + t->n_ifs * 24;
-	char *ifs = malloc(len), *buf = malloc(len * 2);
+	char *ifs = malloc(len), *buf = malloc(len * 3);
+	static const char *const fam[2][2] = { { "ipv4", "ip to 127.0.0.1" },
+					       { "ipv6", "ip6 to [::1]" } };
+	size_t off;
 	int n;
 
 	if (!ifs || !buf || put_ifs(ifs, len, t) < 0)
 		goto err;
-	n = snprintf(buf, len * 2,
+	n = snprintf(buf, len * 3,
 		     RESET
 		     "table inet " NFT_TPROXY_TABLE " {\n"
 		     " chain prerouting {\n"
 		     "  type filter hook prerouting priority mangle; policy accept;\n"
 		     "  meta l4proto tcp tcp flags & (syn | ack) != syn "
-		     "socket transparent 1 socket wildcard 0 "
-		     "meta mark set 0x%x accept\n",
+		     "socket transparent 1 meta mark set 0x%x accept\n",
 		     t->mark);
-	if (n < 0 || (size_t)n >= len * 2)
-		goto err;
-	if (t->n_ifs)
-		n += snprintf(buf + n, len * 2 - (size_t)n,
-			      "  iifname { %s } meta l4proto tcp "
-			      "fib daddr type != local "
-			      "tcp flags & (fin | syn | rst | ack) == syn "
-			      "tcp option mptcp exists "
-			      "meta mark set 0x%x tproxy to :%u accept\n",
-			      ifs, t->mark, t->port);
-	if (n < 0 || (size_t)n + 8 >= len * 2)
+	for (int i = 0; t->n_ifs && i < 2 && n > 0 && (size_t)n < len * 3; i++) {
+		off = (size_t)n;
+		n = snprintf(buf + off, len * 3 - off,
+			     "  meta nfproto %s iifname { %s } meta l4proto tcp "
+			     "fib daddr type != local "
+			     "tcp flags & (fin | syn | rst | ack) == syn "
+			     "tcp option mptcp exists "
+			     "meta mark set 0x%x tproxy %s:%u accept\n",
+			     fam[i][0], ifs, t->mark, fam[i][1], t->port);
+		n = n < 0 ? n : n + (int)off;
+	}
+	if (n < 0 || (size_t)n + 8 >= len * 3)
 		goto err;
 	strcat(buf, " }\n}\n");
 	free(ifs);

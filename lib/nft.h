@@ -4,11 +4,13 @@
  * of lib/nlroute_local.c delivers them to this host.
  *
  *   table inet mptun_tproxy, chain prerouting (hook prerouting, mangle):
- *     TCP, not a bare SYN, of a transparent socket bound to a given
- *       address (an intercepted connection, or an upstream one bound to a
- *       preserved client address): mark, accept
+ *     TCP, not a bare SYN, of a transparent socket (an intercepted
+ *       connection, or an upstream one bound to a preserved client
+ *       address): mark, accept
  *     TCP SYN from one of ifs, to an address not of this host, with the
- *       MPTCP option (MP_CAPABLE or MP_JOIN): mark, tproxy to :port
+ *       MPTCP option (MP_CAPABLE or MP_JOIN): mark, tproxy to
+ *       127.0.0.1:port (IPv4) or [::1]:port (IPv6), where the
+ *       transparent listeners are
  *
  * Plain TCP, and TCP to this host's own addresses (the Convert listener
  * among them), are left alone. The table is mptun's alone: one
