@@ -380,6 +380,10 @@ static const char *validate_tproxy(const struct conc_config *c)
 	if (c->transparent_enabled &&
 	    c->transparent_port == addr_port((const struct sockaddr *)&c->listen))
 		return "transparent.port: must differ from the port of listen";
+	if (c->transparent_enabled && c->auth.required)
+		return "transparent.enabled: intercepted connections carry no "
+		       "Auth TLV, so auth.required cannot hold for them; turn "
+		       "one of the two off";
 	if (c->source_preserve && !c->source_prefixes.n)
 		return "source.prefixes: preserve needs the prefixes whose "
 		       "addresses may be kept (the CPEs' LAN prefixes)";

@@ -173,6 +173,11 @@ static void test_config_errors(void **state)
 			 "letters, digits");
 	expect_error_has(CLIENTS "transparent: {interfaces: [abcdefghijklmnop]}\n",
 			 "1 to 15 bytes");
+	expect_error_has(CLIENTS "socks: {enabled: false}\n"
+				 "auth: {required: true, keys: [{id: a, key: "
+				 "\"0101010101010101010101010101010101010101010101010101010101010101\"}]}\n"
+				 "transparent: {enabled: true, interfaces: [cpe0]}\n",
+			 "auth.required cannot hold");
 	expect_error_has(CLIENTS "source: {preserve: true}\n",
 			 "source.prefixes: preserve needs");
 	expect_error_has(CLIENTS "source: {prefixes: [10.0.0.1/8]}\n", "t.yaml:3:");
