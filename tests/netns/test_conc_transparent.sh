@@ -6,7 +6,9 @@
 # MPTCP to the concentrator's own Convert listener, are not. The daemon's
 # nftables table, rules and routes exist while it runs and are gone after
 # SIGTERM, also after a crashed run; without CAP_NET_ADMIN it refuses to
-# start, saying so.
+# start, saying so. A second path joins through an address the
+# concentrator announces (the kernel refuses joins to the intercepted
+# destination itself).
 . "$(dirname "$0")/lib.sh"
 
 TABLE=7124 MARK=0x7124
@@ -93,6 +95,41 @@ check_eq "MPTCP: counted as transparent" $(($(counter transparent) - t0)) 1
 fetch "MPTCP to [fd00:2::2] (IPv6)" --mode direct - "[fd00:2::2]:9100"
 check_eq "MPTCP over IPv6: the server sees the concentrator's address" "$PEER" "PEER fd00:2::1"
 check_eq "MPTCP over IPv6: counted as transparent" $(($(counter transparent) - t0)) 2
+
+# ---- a second path ----
+# cli eth1 10.1.1.2 -- cli1 10.1.1.1 on the concentrator. A join to the
+# intercepted destination itself is refused by the kernel: it reaches the
+# listener on transparent.port, not the connection's port
+# (MPTcpExtMismatchPortSynRx). The concentrator announces 10.1.1.1 port
+# 5126 instead (an MPTCP "signal" endpoint with a port, set by the
+# operator), and the client's fullmesh endpoint joins there.
+ip -n "$CLI" link add eth1 type veth peer name cli1 netns "$CONC"
+ip -n "$CLI" addr add 10.1.1.2/24 dev eth1
+ip -n "$CONC" addr add 10.1.1.1/24 dev cli1
+ip -n "$CLI" link set eth1 up; ip -n "$CONC" link set cli1 up
+ip -n "$CLI" rule add from 10.1.1.2 table 100
+ip -n "$CLI" route add default via 10.1.1.1 dev eth1 table 100
+ip -n "$CLI" mptcp limits set subflows 2 add_addr_accepted 2
+ip -n "$CLI" mptcp endpoint add 10.1.1.2 dev eth1 subflow fullmesh
+ip -n "$CONC" mptcp limits set subflows 2
+ip -n "$CONC" mptcp endpoint add 10.1.1.1 dev cli1 signal port 5126
+conc_stop main
+conc_start main 5124 "$(conc_config 5124 ctl_socket="$SOCK")
+transparent: {enabled: true, port: 5125, interfaces: [cli0, cli1]}" || finish
+srv_eofecho 9002
+j0=$(nstat_get "$CONC" MPTcpExtMPJoinPortAckRx) m0=$(nstat_get "$CONC" MPTcpExtMismatchPortSynRx)
+# the first byte a second late, so the subflows are made while it lasts
+{ sleep 1; cat "$TMP/file.bin"; } |
+	ip netns exec "$CLI" "$TC" --timeout 20 --mode direct - 10.2.0.2:9002 >"$TMP/got" 2>"$TMP/err"
+RC=$? OUT="" ERR=$(head -c 2000 "$TMP/err")
+check_rc "MPTCP over two paths: client exits 0" 0
+check_eq "two paths: 20 MB echoed intact (sha256)" "$(sha "$TMP/got")" "$(sha "$TMP/file.bin")"
+check_range "two paths: a subflow joined at the announced 10.1.1.1:5126 (MPTcpExtMPJoinPortAckRx)" \
+	$(($(nstat_get "$CONC" MPTcpExtMPJoinPortAckRx) - j0)) 1 1
+echo "note: joins to the intercepted destination refused by the kernel:" \
+	"$(($(nstat_get "$CONC" MPTcpExtMismatchPortSynRx) - m0)) (MPTcpExtMismatchPortSynRx)"
+ip -n "$CLI" mptcp endpoint flush
+ip -n "$CONC" mptcp endpoint flush
 
 # ---- plain TCP on the same path: untouched ----
 t1=$(counter transparent) a1=$(counter accepted)
