@@ -147,6 +147,23 @@ int conc_tproxy_listener(int family, uint16_t port, int backlog,
 /* IP_TRANSPARENT or IPV6_TRANSPARENT on fd (needs CAP_NET_ADMIN). */
 int conc_set_transparent(int fd, int family);
 
+/* transparent.announce (conc_announce.c): MPTCP "signal" endpoints with
+ * transparent.join_port, where the CPEs' further subflows join. */
+struct conc_announce {
+	uint8_t ids[CONC_ANNOUNCE_MAX]; /* the endpoints added */
+	size_t n;
+	uint32_t subflows_was; /* the subflows limit, when raised; else 0 */
+};
+/* Add one endpoint per address (replacing what a crashed run left with
+ * that address and port) and raise the namespace's subflows limit to
+ * MPTCP_PM_LIMIT_MAX if lower (it is left so at exit). Nothing when
+ * transparent mode or announce is off. 0, or -errno with why in err and
+ * nothing left added. */
+int conc_announce_setup(const struct conc_config *c, struct conc_announce *a,
+			char *err, size_t errlen);
+/* Remove the endpoints a holds. err may be NULL. */
+int conc_announce_teardown(struct conc_announce *a, char *err, size_t errlen);
+
 /* Flows (conc_flow.c, conc_relay.c). transparent: accepted by the
  * transparent listener; its destination is its local address. */
 void conc_flow_accept(struct conc_worker *w, int fd,

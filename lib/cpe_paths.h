@@ -12,6 +12,11 @@
  *   up: endpoint added (open connections gain a subflow on the path)
  *   down: endpoint removed (its subflows close, data moves to the others)
  *
+ * Endpoints are "subflow"; in transparent mode "subflow fullmesh", with
+ * the limits at the kernel's maximum, so that each path also joins every
+ * address the far end announces (a concentrator on the path announces
+ * where joins are accepted: see cpe_paths.c's endpoint_flags).
+ *
  * New flows ask cpe_paths_pick() where to start: the first path (in file
  * order) that is up, active before backup. Single-threaded: everything runs
  * in the daemon's loop. */

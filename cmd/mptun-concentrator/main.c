@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "loop.h"
+#include "mptcp_pm.h"
 #include "nft.h"
 #include "privdrop.h"
 #include "sockopt.h"
@@ -30,6 +31,7 @@ struct main_ctx {
 	struct ctl *ctl;
 	struct ctl_self self;
 	struct conc_config *tproxy; /* what nftables and routing were set for */
+	struct conc_announce announce; /* transparent.announce, as added */
 };
 
 static const struct cli_info cli = {
@@ -79,10 +81,15 @@ static bool tproxy_changed(const struct conc_config *c,
 {
 	bool ifs = c->n_transparent_ifs != o->n_transparent_ifs;
 
+	bool ann = c->n_transparent_announce != o->n_transparent_announce;
+
 	for (size_t i = 0; !ifs && i < c->n_transparent_ifs; i++)
 		ifs = strcmp(c->transparent_ifs[i], o->transparent_ifs[i]) != 0;
-	return ifs || c->transparent_enabled != o->transparent_enabled ||
+	for (size_t i = 0; !ann && i < c->n_transparent_announce; i++)
+		ann = strcmp(c->transparent_announce[i], o->transparent_announce[i]) != 0;
+	return ifs || ann || c->transparent_enabled != o->transparent_enabled ||
 	       c->transparent_port != o->transparent_port ||
+	       c->transparent_join_port != o->transparent_join_port ||
 	       c->source_preserve != o->source_preserve ||
 	       c->tproxy_table != o->tproxy_table ||
 	       c->tproxy_priority != o->tproxy_priority ||
@@ -213,6 +220,36 @@ static int drop_privileges(struct main_ctx *m)
 	return 0;
 }
 
+/* Where the CPEs' further subflows join (lib/conc_announce.c). */
+static void announce_setup(struct main_ctx *m)
+{
+	const struct conc_config *c = m->tproxy;
+	char err[512], err2[512];
+
+	if (!c->transparent_enabled)
+		return;
+	if (!c->n_transparent_announce) {
+		log_warnx("transparent.announce is empty: the CPEs' further "
+			  "subflows cannot join (the kernel refuses joins sent "
+			  "to the intercepted destination), so each connection "
+			  "uses its first path only");
+		return;
+	}
+	if (conc_announce_setup(c, &m->announce, err, sizeof(err)) < 0) {
+		conc_tproxy_teardown(c, err2, sizeof(err2));
+		fatalx("%s", err);
+	}
+	for (size_t i = 0; i < c->n_transparent_announce; i++)
+		log_info("announcing %s port %u to MPTCP peers (MPTCP endpoint "
+			 "id %u, signal): further subflows join there",
+			 c->transparent_announce[i], c->transparent_join_port,
+			 m->announce.ids[i]);
+	if (m->announce.subflows_was)
+		log_info("raised the MPTCP subflows limit from %u to %u (joins "
+			 "accepted per connection)", m->announce.subflows_was,
+			 MPTCP_PM_LIMIT_MAX);
+}
+
 /* Transparent mode and source preservation: the nftables table and the
  * policy routing, installed for the start configuration (kept in
  * m->tproxy until they are removed). */
@@ -231,6 +268,7 @@ static void tproxy_setup(struct main_ctx *m)
 		 NFT_TPROXY_TABLE, m->tproxy->tproxy_mark, m->tproxy->tproxy_table,
 		 m->d.transparent ? "; transparent listener" : "",
 		 m->d.preserve ? "; source preservation" : "");
+	announce_setup(m);
 }
 
 static void tproxy_teardown(struct main_ctx *m)
@@ -239,6 +277,8 @@ static void tproxy_teardown(struct main_ctx *m)
 
 	if (!m->tproxy)
 		return;
+	if (conc_announce_teardown(&m->announce, err, sizeof(err)) < 0)
+		log_error("removing the announced MPTCP endpoints: %s", err);
 	if (conc_tproxy_teardown(m->tproxy, err, sizeof(err)) < 0)
 		log_error("removing the nftables table or the policy routing: "
 			  "%s (the next start removes them)", err);
