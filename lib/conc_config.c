@@ -166,7 +166,7 @@ static bool announceable(const struct sockaddr *sa)
 {
 	static const char *const no[] = {
 		"0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/3", "::/128", "::1/128",
-		"::ffff:0:0/96", "ff00::/8",
+		"ff00::/8",
 	};
 	struct addr_prefix p;
 
@@ -193,7 +193,7 @@ static bool check_announce(const void *base, char *why, size_t len)
 	}
 	if (!announceable((struct sockaddr *)&a)) {
 		snprintf(why, len, "not an address a CPE can reach (loopback, "
-			 "unspecified, multicast or v4-mapped)");
+			 "unspecified or multicast)");
 		return false;
 	}
 	for (size_t i = 0; i + 1 < c->n_transparent_announce; i++) {
