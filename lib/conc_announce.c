@@ -5,7 +5,14 @@
  * addresses of its own with a port (ADD_ADDR): an MPTCP "signal" endpoint
  * with a port makes the kernel listen on that address and port for joins
  * of any of its connections, and announce it to every peer. A CPE in
- * transparent mode (fullmesh endpoints) joins there from each path. */
+ * transparent mode (fullmesh endpoints) joins there from each path.
+ *
+ * The kernel's listener does not set SO_REUSEADDR: after a restart, the
+ * joins of the previous run that this host closed first hold the port in
+ * TIME_WAIT for up to a minute, and adding the endpoint fails with
+ * EADDRINUSE (as it would for a port taken for good: the two cannot be
+ * told apart, since those sockets did not allow reuse either). Those
+ * addresses are left pending and tried again (conc_announce_retry). */
 #include "conc.h"
 
 #include <errno.h>
@@ -49,20 +56,39 @@ static uint8_t find(struct mptcp_pm *pm, const struct mptcp_pm_endpoint *e)
 	return 0;
 }
 
-/* Add e (replacing a leftover with its address and port); its id in *id. */
-static int add_one(struct mptcp_pm *pm, struct mptcp_pm_endpoint *e, uint8_t *id)
+/* Add address i (replacing a leftover with its address and port). 0 when
+ * added, 1 when left pending (its port in use, unless final), or -errno. */
+static int add_one(struct mptcp_pm *pm, const struct conc_config *c,
+		   struct conc_announce *a, size_t i, bool final)
 {
-	int r = mptcp_pm_add(pm, e);
+	struct mptcp_pm_endpoint e;
 	uint8_t old;
+	int r = endpoint_of(c->transparent_announce[i],
+			    (uint16_t)c->transparent_join_port, &e);
 
-	if (r == -EEXIST && (old = find(pm, e))) {
-		mptcp_pm_del(pm, old);
-		r = mptcp_pm_add(pm, e);
-	}
 	if (r < 0)
 		return r;
-	*id = find(pm, e);
-	return *id ? 0 : -ENOENT;
+	r = mptcp_pm_add(pm, &e);
+	if (r == -EEXIST && (old = find(pm, &e))) {
+		mptcp_pm_del(pm, old);
+		r = mptcp_pm_add(pm, &e);
+	}
+	if (r == -EADDRINUSE && !final)
+		return 1;
+	if (r < 0)
+		return r;
+	a->ids[i] = find(pm, &e);
+	return a->ids[i] ? 0 : -ENOENT;
+}
+
+static void add_error(const struct conc_config *c, size_t i, int r, char *err,
+		      size_t errlen)
+{
+	snprintf(err, errlen, "transparent.announce: %s port %u: %s%s",
+		 c->transparent_announce[i], c->transparent_join_port,
+		 strerror(-r),
+		 r == -EADDRNOTAVAIL ? " (not an address of this host)" :
+		 r == -EADDRINUSE ? " (join_port is taken on it)" : "");
 }
 
 /* Each connection accepts as many joins as the subflows limit says; a
@@ -78,11 +104,31 @@ static int raise_limit(struct mptcp_pm *pm, struct conc_announce *a)
 	return mptcp_pm_set_limits(pm, MPTCP_PM_LIMIT_MAX, add_addr);
 }
 
+/* Add the pending addresses; stop at the first error. */
+static int add_pending(struct mptcp_pm *pm, const struct conc_config *c,
+		       struct conc_announce *a, bool final, char *err,
+		       size_t errlen)
+{
+	int r;
+
+	a->pending = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->ids[i])
+			continue;
+		if ((r = add_one(pm, c, a, i, final)) < 0) {
+			add_error(c, i, r, err, errlen);
+			return r;
+		}
+		a->pending += (size_t)r;
+	}
+	return 0;
+}
+
 int conc_announce_setup(const struct conc_config *c, struct conc_announce *a,
 			char *err, size_t errlen)
 {
 	struct mptcp_pm *pm;
-	int r = 0;
+	int r;
 
 	memset(a, 0, sizeof(*a));
 	if (!c->transparent_enabled || !c->n_transparent_announce)
@@ -93,26 +139,32 @@ int conc_announce_setup(const struct conc_config *c, struct conc_announce *a,
 			 "path manager: %s", strerror(-r));
 		return r;
 	}
-	for (size_t i = 0; i < c->n_transparent_announce && !r; i++) {
-		const char *s = c->transparent_announce[i];
-		struct mptcp_pm_endpoint e;
-
-		r = endpoint_of(s, (uint16_t)c->transparent_join_port, &e);
-		if (!r)
-			r = add_one(pm, &e, &a->ids[a->n]);
-		if (r < 0)
-			snprintf(err, errlen, "transparent.announce: %s port %u: %s%s",
-				 s, c->transparent_join_port, strerror(-r),
-				 r == -EADDRNOTAVAIL ? " (not an address of this host)" :
-				 r == -EADDRINUSE ? " (join_port is taken on it)" : "");
-		else
-			a->n++;
-	}
+	a->n = c->n_transparent_announce;
+	r = add_pending(pm, c, a, false, err, errlen);
 	if (!r && (r = raise_limit(pm, a)) < 0)
 		snprintf(err, errlen, "the MPTCP subflows limit: %s", strerror(-r));
 	mptcp_pm_close(pm);
 	if (r < 0)
 		conc_announce_teardown(a, NULL, 0);
+	return r;
+}
+
+int conc_announce_retry(const struct conc_config *c, struct conc_announce *a,
+			bool final, char *err, size_t errlen)
+{
+	struct mptcp_pm *pm;
+	int r;
+
+	if (!a->pending)
+		return 0;
+	if (!(pm = mptcp_pm_open())) {
+		r = -errno;
+		snprintf(err, errlen, "the kernel's MPTCP path manager: %s",
+			 strerror(-r));
+		return r;
+	}
+	r = add_pending(pm, c, a, final, err, errlen);
+	mptcp_pm_close(pm);
 	return r;
 }
 
@@ -131,14 +183,17 @@ int conc_announce_teardown(struct conc_announce *a, char *err, size_t errlen)
 		return r;
 	}
 	for (size_t i = 0; i < a->n; i++) {
+		if (!a->ids[i])
+			continue;
 		if ((r2 = mptcp_pm_del(pm, a->ids[i])) < 0 && r2 != -ENOENT && !r) {
 			r = r2;
 			if (err)
 				snprintf(err, errlen, "MPTCP endpoint id %u: %s",
 					 a->ids[i], strerror(-r));
 		}
+		a->ids[i] = 0;
 	}
-	a->n = 0;
+	a->n = a->pending = 0;
 	mptcp_pm_close(pm);
 	return r;
 }

@@ -32,6 +32,9 @@ struct main_ctx {
 	struct ctl_self self;
 	struct conc_config *tproxy; /* what nftables and routing were set for */
 	struct conc_announce announce; /* transparent.announce, as added */
+	struct loop_timer announce_timer; /* while some wait for their port */
+	bool announce_logged[CONC_ANNOUNCE_MAX];
+	unsigned announce_tries; /* of the pending ones, one a second */
 };
 
 static const struct cli_info cli = {
@@ -220,6 +223,38 @@ static int drop_privileges(struct main_ctx *m)
 	return 0;
 }
 
+/* The addresses added since the last call. */
+static void announce_log(struct main_ctx *m)
+{
+	const struct conc_config *c = m->tproxy;
+
+	for (size_t i = 0; i < m->announce.n; i++) {
+		if (!m->announce.ids[i] || m->announce_logged[i])
+			continue;
+		m->announce_logged[i] = true;
+		log_info("announcing %s port %u to MPTCP peers (MPTCP endpoint "
+			 "id %u, signal): further subflows join there",
+			 c->transparent_announce[i], c->transparent_join_port,
+			 m->announce.ids[i]);
+	}
+}
+
+static int64_t on_announce_timer(struct loop *l, void *arg)
+{
+	struct main_ctx *m = arg;
+	bool final = ++m->announce_tries >= CONC_ANNOUNCE_WAIT_S;
+	char err[512];
+
+	if (conc_announce_retry(m->tproxy, &m->announce, final, err,
+				sizeof(err)) < 0) {
+		log_error("%s; not announcing it: connections use their first "
+			  "path only", err);
+		return LOOP_TIMER_STOP;
+	}
+	announce_log(m);
+	return m->announce.pending ? 1000 : LOOP_TIMER_STOP;
+}
+
 /* Where the CPEs' further subflows join (lib/conc_announce.c). */
 static void announce_setup(struct main_ctx *m)
 {
@@ -239,11 +274,13 @@ static void announce_setup(struct main_ctx *m)
 		conc_tproxy_teardown(c, err2, sizeof(err2));
 		fatalx("%s", err);
 	}
-	for (size_t i = 0; i < c->n_transparent_announce; i++)
-		log_info("announcing %s port %u to MPTCP peers (MPTCP endpoint "
-			 "id %u, signal): further subflows join there",
-			 c->transparent_announce[i], c->transparent_join_port,
-			 m->announce.ids[i]);
+	announce_log(m);
+	if (m->announce.pending)
+		log_warnx("transparent.announce: port %u is in use, as the "
+			  "joins of a previous run hold it (TIME_WAIT) for up to "
+			  "a minute: trying again every second for %u s; until "
+			  "then connections use their first path only",
+			  c->transparent_join_port, CONC_ANNOUNCE_WAIT_S);
 	if (m->announce.subflows_was)
 		log_info("raised the MPTCP subflows limit from %u to %u (joins "
 			 "accepted per connection)", m->announce.subflows_was,
@@ -309,6 +346,8 @@ static int run(struct main_ctx *m)
 		fatal("event loop");
 	if ((r = conc_limits_init(&m->d.limits)) < 0)
 		fatalx("out of memory");
+	if (m->announce.pending)
+		loop_timer_arm(l, &m->announce_timer, 1000, on_announce_timer, m);
 	m->d.n_workers = worker_count(m->d.cfg);
 	if ((r = conc_workers_init(&m->d)) < 0) {
 		log_error("cannot start workers: %s", strerror(-r));
@@ -341,6 +380,7 @@ static int run(struct main_ctx *m)
 	if ((r = loop_run(l)) < 0)
 		log_error("event loop: %s", strerror(-r));
 out:
+	loop_timer_disarm(l, &m->announce_timer);
 	ctl_stop(m->ctl);
 	conc_workers_join(&m->d);
 	conc_limits_destroy(&m->d.limits);

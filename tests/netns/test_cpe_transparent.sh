@@ -7,8 +7,8 @@
 # from its egress address. The kernel refuses joins sent to the
 # intercepted destination, so the concentrator announces addresses with
 # transparent.join_port (transparent.announce: MPTCP signal endpoints the
-# daemon adds and removes) and the CPE's fullmesh endpoints join there
-# from each path. Checks: a 20 MB download intact, both WAN links carrying
+# daemon adds, once the port is free, and removes) and the CPE's fullmesh
+# endpoints join there from each path. Checks: a 20 MB download intact, both WAN links carrying
 # a large share of it, the server seeing the concentrator's address, joins
 # at the announced address from both paths, plain TCP crossing the
 # concentrator (from the LAN past the CPE's capture, and from an ISP) not
@@ -20,6 +20,14 @@ daemon_checks "transparent mode through the concentrator" || cpe_finish
 CTL=127.0.0.1:9480 JOIN=5126
 ANN4=$CONC_ADDR ANN6=2001:db8:c::1
 BYPASS=${SRV4[2]}
+# The join port is held at start (as the TIME_WAIT joins of a previous
+# run would hold it after a restart): the daemon starts, and announces the
+# address once the port is free.
+ip netns exec "$CONC" python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()
+time.sleep(3)' "$ANN4" $JOIN &
+PIDS+=($!)
+wait_listen "$CONC" $JOIN || cpe_finish
 conc_start main $CONC_PORT "$(conc_config_cpe ctl_http=$CTL \
 	clients='"10.11.0.0/30", "10.12.0.0/30", "fd11::/64", "fd12::/64"')
 transparent:
@@ -34,6 +42,14 @@ conc_ctr() { # NAME: the concentrator's counter (its /metrics)
 }
 peer() { tail -n 1 "$TMP/peers.log" | cut -d' ' -f1; } # the last request's
 
+check "port $JOIN held at start: the daemon says it will try again" \
+	grep -q "port $JOIN is in use.*trying again every second" "${CONC_LOG[main]}"
+for ((i = 0; i < 100; i++)); do
+	ip -n "$CONC" mptcp endpoint show | grep -q "^$ANN4 port $JOIN" && break
+	sleep 0.1
+done
+check "port $JOIN free again: $ANN4 announced (logged)" \
+	grep -q "announcing $ANN4 port $JOIN" "${CONC_LOG[main]}"
 eps=$(ip -n "$CONC" mptcp endpoint show)
 check "concentrator: MPTCP endpoint $ANN4 port $JOIN (signal)" \
 	eval "echo '$eps' | grep -Eq '^$ANN4 port $JOIN id [0-9]+ signal'"
