@@ -25,6 +25,7 @@ struct path {
 	struct sockaddr_storage src, gw; /* effective: configured or found */
 	socklen_t src_len;
 	bool routed;          /* table and rule installed for src/gw */
+	bool main_route;      /* the main table's default route is ours */
 	bool endpoint;        /* MPTCP endpoint id idx + 1 installed */
 	uint64_t endpoint_ms; /* when it was */
 	char why[64];         /* why the path is unusable, for the log */
@@ -313,6 +314,7 @@ static void resync_path(struct path *p)
 	}
 	src = p->cfg->source.ss_family ? p->cfg->source : k.addr;
 	gw = p->cfg->gateway.ss_family ? p->cfg->gateway : k.gateway;
+	p->main_route = k.gateway.ss_family != 0;
 	if (p->routed && k.ifindex == p->link.ifindex && k.up == was_up &&
 	    same_host(&src, &p->src) && same_host(&gw, &p->gw))
 		return;
@@ -581,6 +583,17 @@ enum cpe_pick cpe_paths_pick(const struct cpe_paths *o,
 		}
 	}
 	return CPE_PICK_NONE;
+}
+
+bool cpe_paths_main_route(const struct cpe_paths *o, uint32_t id)
+{
+	size_t i = (id & 0xf) - 1;
+
+	if (!o || !o->n)
+		return true; /* nothing managed: the main table is the route */
+	if (!id || i >= o->n || path_id(o, i) != id)
+		return false;
+	return o->v[i].main_route;
 }
 
 const char *cpe_paths_name(const struct cpe_paths *o, uint32_t id)

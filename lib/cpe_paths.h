@@ -69,6 +69,13 @@ enum cpe_pick cpe_paths_pick(const struct cpe_paths *p,
  * the next reload. */
 const char *cpe_paths_name(const struct cpe_paths *p, uint32_t id);
 
+/* Whether a connection that follows the main table (bound to no path's
+ * source) leaves through the path id names: the main table's default
+ * route goes out of its interface through a gateway (a device route, as
+ * on point-to-point links, is not known: false). True when no paths are
+ * managed. */
+bool cpe_paths_main_route(const struct cpe_paths *p, uint32_t id);
+
 /* A path as /status shows it (docs/control.md). */
 struct cpe_path_info {
 	const char *name, *interface; /* valid until the next reload */

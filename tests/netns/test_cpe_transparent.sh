@@ -12,7 +12,9 @@
 # a large share of it, the server seeing the concentrator's address, joins
 # at the announced address from both paths, plain TCP crossing the
 # concentrator (from the LAN past the CPE's capture, and from an ISP) not
-# intercepted, and the endpoints gone after the concentrator stops.
+# intercepted; with carrier.source the same download starting from the
+# LAN client's own address, which the concentrator preserves; and the
+# endpoints gone after the concentrator stops.
 . "$(dirname "$0")/lib_cpe.sh"
 
 cpe_topo_up
@@ -29,12 +31,13 @@ time.sleep(3)' "$ANN4" $JOIN &
 PIDS+=($!)
 wait_listen "$CONC" $JOIN || cpe_finish
 conc_start main $CONC_PORT "$(conc_config_cpe ctl_http=$CTL \
-	clients='"10.11.0.0/30", "10.12.0.0/30", "fd11::/64", "fd12::/64"')
+	clients='"10.11.0.0/30", "10.12.0.0/30", "fd11::/64", "fd12::/64", "192.168.10.0/24"')
 transparent:
   enabled: true
   interfaces: [isp1, isp2]
   announce: [$ANN4, \"$ANN6\"]
-  join_port: $JOIN" || cpe_finish
+  join_port: $JOIN
+source: {preserve: true, prefixes: [192.168.10.0/24]}" || cpe_finish
 
 conc_ctr() { # NAME: the concentrator's counter (its /metrics)
 	ip netns exec "$CONC" curl -s --max-time 5 "http://$CTL/metrics" |
@@ -121,6 +124,41 @@ check_eq "plain TCP: nothing intercepted" $(($(conc_ctr transparent) - t0)) 0
 cpe_alive main
 cpe_stop main
 cpe_check_clean main
+
+# ---- carrier.source: each connection starts from the LAN client's own
+# address; the ISPs route the LAN prefix unNATed, the concentrator routes
+# it back through ISP1 and preserves it (source.prefixes) ----
+for isp in "$ISP1" "$ISP2"; do
+	ip netns exec "$isp" nft insert rule inet cgnat post ip saddr 192.168.10.0/24 accept
+done
+ip -n "$CONC" route add 192.168.10.0/24 via 10.11.0.1
+cpe_start src "$(cpe_config mode=transparent source=true)" || cpe_finish
+check "carrier.source: the CPE's nftables socket rule leaves the TUN's packets alone" \
+	eval "ip netns exec $CPE nft list table inet mptun_tproxy |
+		grep -q 'iifname != \"mptun0\".*socket transparent 1 meta mark set 0x00001bc5'"
+check "carrier.source: fwmark 0x1bc5 lookup 7109 (IPv4 and IPv6)" \
+	eval "ip -n $CPE -4 rule | grep -q 'fwmark 0x1bc5 lookup 7109' &&
+		ip -n $CPE -6 rule | grep -q 'fwmark 0x1bc5 lookup 7109'"
+wan_shape 1 20mbit
+wan_shape 2 20mbit
+p0=$(conc_ctr source_preserved) j0=$(nstat_get "$CONC" MPTcpExtMPJoinPortAckRx)
+wan_snap
+fetch 20M
+check_rc "carrier.source: 20 MB complete" 0
+check_eq "carrier.source: sha256 equal" "$(kv sha256)" "$(sha "$TMP/www/20M")"
+read -r d1 d2 < <(wan_delta)
+echo "transparent with carrier.source: $(kv mbit) Mbit/s, wan1 $d1 bytes, wan2 $d2 bytes"
+check_range "carrier.source: wan1 carried a large share (bytes)" "$d1" 5000000 100000000
+check_range "carrier.source: wan2 carried a large share (bytes)" "$d2" 5000000 100000000
+check_eq "carrier.source: the server saw the LAN client's own address" \
+	"$(peer)" 192.168.10.2
+check_eq "carrier.source: the concentrator preserved it" \
+	$(($(conc_ctr source_preserved) - p0)) 1
+check_range "carrier.source: both paths joined at $ANN4:$JOIN" \
+	$(($(nstat_get "$CONC" MPTcpExtMPJoinPortAckRx) - j0)) 2 2
+cpe_alive src
+cpe_stop src
+cpe_check_clean src
 conc_stop main
 check_eq "after the concentrator stops: its endpoints are gone" \
 	"$(ip -n "$CONC" mptcp endpoint show)" ""
