@@ -39,11 +39,11 @@
 #define IPPROTO_MPTCP 262
 #endif
 
-#define REQ_LEN		 64
-#define CONN_TIMEOUT_MS	 20000
-#define HOLD_CONNECTING	 100 /* a SYN storm is not what hold measures */
-#define RETRY_MS	 10  /* after a socket() or connect() failure */
-#define ACCEPT_BURST	 64
+#define REQ_LEN		64
+#define CONN_TIMEOUT_MS 20000
+#define HOLD_CONNECTING 100 /* a SYN storm is not what hold measures */
+#define RETRY_MS	10  /* after a socket() or connect() failure */
+#define ACCEPT_BURST	64
 
 enum cl_state { C_IDLE, C_CONNECTING, C_ECHO, C_HELD };
 
@@ -86,8 +86,8 @@ static void hold_fill(struct cl *cl);
 static int parse_addr(const char *host, const char *port,
 		      struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
 
 	if (getaddrinfo(host, port, &hints, &ai) != 0)
@@ -214,8 +214,8 @@ static int conn_open(struct cl_conn *c)
 	struct cl *cl = c->cl;
 	int fd, r;
 
-	fd = socket(cl->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    cl->proto);
+	fd = socket(cl->dst.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, cl->proto);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&cl->dst, cl->dst_len) < 0 &&
@@ -421,7 +421,7 @@ static void sv_conn_cb(struct loop *l, int fd, uint32_t events, void *arg)
 			sv_close(l, s); /* not a request of ours */
 		return;
 	}
-	/* The answer fits any empty socket buffer: a short write is an error. */
+	/* Any empty socket buffer takes the answer: a short write fails. */
 	if (write(fd, s->buf, s->got) != (ssize_t)s->got || s->buf[0] == 'C') {
 		sv_close(l, s);
 		return;
@@ -465,7 +465,8 @@ static int run_serve(const char *port, int proto)
 		fprintf(stderr, "bad port %s\n", port);
 		return 2;
 	}
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    proto);
 	if (!l || fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
@@ -481,14 +482,15 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: mptun-connload [--mptcp] serve PORT\n"
-		"       mptun-connload [--mptcp] cps HOST PORT SECONDS CONCURRENCY\n"
+		"       mptun-connload [--mptcp] cps HOST PORT SECONDS "
+		"CONCURRENCY\n"
 		"       mptun-connload [--mptcp] hold HOST PORT N...\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	struct cl cl = { .proto = 0 };
+	struct cl cl = {.proto = 0};
 
 	argv++, argc--;
 	if (argc && !strcmp(argv[0], "--mptcp")) {
