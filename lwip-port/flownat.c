@@ -661,10 +661,12 @@ enum flownat_verdict flownat_in(struct flownat *nat, uint8_t *pkt, size_t len,
 	}
 	rewrite(pkt, &p, nat->synth[p.fi], nat->lwip[p.fi], n->e.synth_port,
 		nat->cfg.lwip_port, n->ip_delta, n->tcp_delta);
-	if (v == FLOWNAT_NEW)
+	if (v == FLOWNAT_NEW) {
 		nat->ctr.in_new++;
-	else
+		nat->ctr.in_new_ipv6 += p.fi;
+	} else {
 		nat->ctr.in_pass++;
+	}
 	return v;
 }
 

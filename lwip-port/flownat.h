@@ -64,6 +64,7 @@ enum flownat_verdict {
 
 struct flownat_counters {
 	uint64_t in_pass, in_new, in_held, out_pass;
+	uint64_t in_new_ipv6;       /* of in_new: flows of IPv6 LAN clients */
 	uint64_t drop_short;        /* truncated IP or TCP header */
 	uint64_t drop_bad_length;   /* IP length fields inconsistent with the packet */
 	uint64_t drop_bad_checksum; /* IP header, or a SYN's TCP checksum */

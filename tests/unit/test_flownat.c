@@ -426,6 +426,8 @@ static void check_syn_new(const char *c, const char *d)
 	assert_rewritten_in(b, orig, e);
 	assert_int_equal(flownat_count(nat), 1);
 	assert_int_equal(flownat_counters(nat)->in_new, 1);
+	assert_int_equal(flownat_counters(nat)->in_new_ipv6,
+			 s.family == AF_INET6);
 	flownat_free(nat);
 }
 
