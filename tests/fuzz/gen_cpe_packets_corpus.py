@@ -102,10 +102,37 @@ def fragment():
 
 
 # The input plays the concentrator: hold answers before lwIP sees the SYN.
-RELAY_HOLD = [rec(0, syn()), conc(READING), conc(ANSWER),
-              nxt(ACK), nxt(PSH | ACK, b"GET / HTTP/1.1\r\n\r\n"),
-              conc(DATA, b"HTTP/1.1 200 OK\r\n\r\nhello"), nxt(ACK),
-              conc(SHUT), nxt(FIN | ACK), nxt(ACK, op=T26S)]
+def relay_hold(**kw):
+    return [rec(0, syn(**kw)), conc(READING), conc(ANSWER),
+            nxt(ACK, **kw), nxt(PSH | ACK, b"GET / HTTP/1.1\r\n\r\n", **kw),
+            conc(DATA, b"HTTP/1.1 200 OK\r\n\r\nhello"), nxt(ACK, **kw),
+            conc(SHUT), nxt(FIN | ACK, **kw), nxt(ACK, op=T26S, **kw)]
+
+
+RELAY_HOLD = relay_hold()
+
+
+def dual_stack():
+    """An IPv4 and an IPv6 flow of one LAN host relaying at the same time
+    (hold): both answered, data both ways interleaved, both ended."""
+    f4, f6 = {}, {"v6": True, "sport": 40001}
+    return [rec(0, syn(**f4)), rec(0, syn(**f6)), conc(READING),
+            conc(ANSWER, k=0), conc(ANSWER, k=1),
+            nxt(ACK, **f4), nxt(ACK, **f6),
+            nxt(PSH | ACK, b"GET /4 HTTP/1.1\r\n\r\n", **f4),
+            nxt(PSH | ACK, b"GET /6 HTTP/1.1\r\n\r\n", **f6),
+            conc(DATA, b"six", k=1), conc(DATA, b"four", k=0),
+            conc(FLOOD, bytes([16]), k=1), nxt(ACK, **f6), nxt(ACK, **f4),
+            conc(SHUT, k=0), conc(SHUT, k=1), nxt(ACK, **f6, op=T10MS),
+            nxt(FIN | ACK, **f4), nxt(FIN | ACK, **f6), nxt(ACK, **f6, op=T26S)]
+
+
+def hop_by_hop():
+    """An IPv6 SYN behind a Hop-by-Hop Options header (PadN only)."""
+    p = syn(v6=True)
+    ext = bytes([6, 0, 1, 4, 0, 0, 0, 0])
+    plen = struct.unpack("!H", p[4:6])[0] + len(ext)
+    return p[:4] + struct.pack("!HB", plen, 0) + p[7:40] + ext + p[40:]
 RELAY_FAST = [rec(0, syn(v6=True)), nxt(ACK, v6=True),
               nxt(PSH | ACK, b"first bytes", v6=True), conc(READ),
               conc(ANSWER, b"answer and data at once"), nxt(ACK, v6=True),
@@ -181,6 +208,15 @@ SEEDS = {
                         nxt(PSH | ACK, b"later", seq=100),
                         nxt(PSH | ACK, b"again", seq=200, op=T250MS),
                         nxt(PSH | ACK, b"zero window", seq=300, win=0, op=T3S)),
+    "relay_hold_v6": inp(HOLD | PLAY, *relay_hold(v6=True)),
+    "refused_v6": inp(HOLD | PLAY, rec(0, syn(v6=True)), conc(ERROR, bytes([96]))),
+    "upload_backpressure_v6": inp(HOLD | PLAY, rec(0, syn(v6=True)), conc(ANSWER),
+                                  nxt(ACK, v6=True),
+                                  *(nxt(PSH | ACK, bytes(1400), v6=True) for _ in range(8)),
+                                  conc(READ), nxt(PSH | ACK, bytes(1400), v6=True),
+                                  conc(CLOSE)),
+    "dual_stack_relay": inp(HOLD | PLAY, *dual_stack()),
+    "hop_by_hop_v6": inp(HOLD, rec(0, hop_by_hop())),
     "two_flows": inp(FAST, rec(0, syn()), rec(0, syn(sport=40001, v6=True)),
                      rec(0, syn(sport=40002)),
                      nxt(ACK, sport=40001, v6=True, op=T1S)),
