@@ -13,7 +13,10 @@
 # - a refused IPv6 port is refused (RST: curl exit 7), an unreachable IPv6
 #   destination gets an ICMPv6 unreachable (curl "No route to host" at
 #   once, not a timeout), and /status counts all of it;
+# - lwIP's MSS is the TUN's MTU less 40 (IPv4) or 60 (IPv6) bytes;
 # - the throughput of one IPv4 and one IPv6 download, printed (not checked).
+# Last, with IPv6 switched off on the CPE the daemon still starts and
+# captures IPv4.
 . "$(dirname "$0")/lib_cpe.sh"
 
 cpe_topo_up
@@ -257,4 +260,23 @@ cpe_alive v6
 cpe_stop v6
 cpe_check_clean v6
 conc_stop v6
+
+# ---- IPv6 switched off on the CPE: IPv4 is still captured ----
+for n in 1 2; do ip netns exec "$PFX-isp$n" nft delete table ip v4cut; done
+ip netns exec "$CPE" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+	net.ipv6.conf.default.disable_ipv6=1
+cpe_conc_up || cpe_finish
+cpe_start nov6 "$(cpe_config ctl_http=127.0.0.1:9471)" || cpe_finish
+check "IPv6 off: the daemon says it captures IPv4 only" \
+	cpe_wait_log nov6 "IPv6 is switched off on mptun0: capturing IPv4 TCP only" 5
+check_eq "IPv6 off: no IPv6 capture rule" "$(ip -n "$CPE" -6 rule show pref 7101)" ""
+t0=$(ctr flows_total)
+fetch 24M
+check_rc "IPv6 off: 24 MB from $S4 through the CPE: complete" 0
+check_eq "IPv6 off: sha256 equal" "$(kv sha256)" "$(sha "$TMP/www/24M")"
+check_eq "IPv6 off: /status flows_total grew by 1" "$(($(ctr flows_total) - t0))" 1
+cpe_alive nov6
+cpe_stop nov6
+cpe_check_clean nov6
+conc_stop main
 cpe_finish
