@@ -39,10 +39,10 @@ def csum(data):
 
 
 def tcp(flags, data=b"", seq=1000, ack=0, sport=40000, dport=80, v6=False,
-        opts=b"", win=65535, src=None):
+        opts=b"", win=65535, src=None, dst=None):
     """A TCP packet from a client (C) to the destination, checksums correct."""
     a = ipaddress.ip_address(src or (C6 if v6 else C4))
-    b = ipaddress.ip_address(D6 if v6 else D4)
+    b = ipaddress.ip_address(dst or (D6 if v6 else D4))
     opts += bytes(-len(opts) % 4)
     hdr = struct.pack("!HHIIBBHHH", sport, dport, seq, ack,
                       (5 + len(opts) // 4) << 4, flags, win, 0, 0)
@@ -217,6 +217,9 @@ SEEDS = {
                                   conc(CLOSE)),
     "dual_stack_relay": inp(HOLD | PLAY, *dual_stack()),
     "hop_by_hop_v6": inp(HOLD, rec(0, hop_by_hop())),
+    # never a flow: the kernel forwards IPv6 to IPv4-mapped addresses
+    "mapped_v6": inp(FAST, rec(0, syn(v6=True, dst="::ffff:127.0.0.1")),
+                     rec(0, syn(v6=True, src="::ffff:192.168.1.10"))),
     "two_flows": inp(FAST, rec(0, syn()), rec(0, syn(sport=40001, v6=True)),
                      rec(0, syn(sport=40002)),
                      nxt(ACK, sport=40001, v6=True, op=T1S)),

@@ -229,6 +229,42 @@ check "IPv6 capture rule: iif lan0 ipproto tcp lookup 7100" \
 check "IPv6 route in table 7100: default dev mptun0" \
 	eval "ip -n $CPE -6 route show table 7100 | grep -q '^default dev mptun0'"
 round "IPv4 WAN" 8081 "10.11.0.1:" 1460 1440
+
+# ---- a SYN to an IPv4-mapped address is no flow ----
+# The kernel forwards IPv6 to ::ffff:127.0.0.1 into the TUN; as a flow it
+# would reach a loopback (the CPE's own, when health.fail open goes direct).
+cat >"$TMP/mapped.py" <<'EOF'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86dd))
+s.bind(("eth0", 0x86dd))
+src = socket.inet_pton(socket.AF_INET6, "fd10::2")
+dst = socket.inet_pton(socket.AF_INET6, sys.argv[2])
+h = struct.pack("!HHIIBBHHH", 20001, 9471, 1000, 0, 5 << 4, 2, 65535, 0, 0)
+t = sum(struct.unpack("!30H", src + dst + struct.pack("!I3xB", 20, 6) + h))
+while t >> 16:
+    t = (t & 0xFFFF) + (t >> 16)
+h = h[:16] + struct.pack("!H", ~t & 0xFFFF) + h[18:]
+ip = struct.pack("!IHBB", 6 << 28, 20, 6, 64) + src + dst
+s.send(bytes.fromhex(sys.argv[1].replace(":", "")) + s.getsockname()[4] +
+       b"\x86\xdd" + ip + h)
+s.settimeout(0.2)
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    try:
+        d = s.recv(2048)
+    except socket.timeout:
+        continue
+    if d[20] == 6 and d[22:38] == dst:
+        print("answered, flags %02x" % d[67])
+        sys.exit(1)
+print("no answer")
+EOF
+b0=$(ctr flownat_drop_bad_addr)
+run "$LAN" python3 "$TMP/mapped.py" "$(ip -n "$CPE" -br link show lan0 | awk '{ print $3 }')" \
+	::ffff:127.0.0.1
+check_rc "a SYN from lan to [::ffff:127.0.0.1]:9471 gets no answer" 0 "no answer"
+check_eq "... and is counted in /status flownat_drop_bad_addr" \
+	"$(($(ctr flownat_drop_bad_addr) - b0))" 1
 cpe_alive main
 cpe_stop main
 cpe_check_clean main
