@@ -15,8 +15,9 @@
 #   once, not a timeout), and /status counts all of it;
 # - lwIP's MSS is the TUN's MTU less 40 (IPv4) or 60 (IPv6) bytes;
 # - the throughput of one IPv4 and one IPv6 download, printed (not checked).
-# Last, with IPv6 switched off on the CPE the daemon still starts and
-# captures IPv4.
+# Also: a LAN SYN to an IPv4-mapped address (::ffff:127.0.0.1) is dropped
+# and counted, never a flow; and with IPv6 switched off on the CPE the
+# daemon still starts and captures IPv4.
 . "$(dirname "$0")/lib_cpe.sh"
 
 cpe_topo_up
