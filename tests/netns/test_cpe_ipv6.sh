@@ -218,7 +218,7 @@ round() {
 		run "$LAN" timeout 120 "$FETCH" "$a" 8080 /48M
 		check_rc "$tag: 48 MB from $a: complete" 0
 		check_eq "$tag: 48 MB from $a: sha256 equal" "$(kv sha256)" "$(sha "$TMP/www/48M")"
-		echo "throughput $tag, $([ "$a" = "$S4" ] && echo IPv4 || echo IPv6) destination: $(kv mbit) Mbit/s"
+		echo "throughput $tag (TUN MTU $((mss4 + 40))), $([ "$a" = "$S4" ] && echo IPv4 || echo IPv6) destination: $(kv mbit) Mbit/s"
 	done
 }
 
