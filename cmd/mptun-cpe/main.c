@@ -142,8 +142,7 @@ static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 	char msg[768];
 	bool ok = reload(arg, msg, sizeof(msg));
 
-	ctl_reply_json(rp, ok ? 200 : 400,
-		       json_pack("{sbss}", "ok", ok, "message", msg));
+	ctl_reply_reload(rp, ok, msg);
 }
 
 static const struct ctl_route routes[] = {
@@ -306,9 +305,12 @@ int main(int argc, char **argv)
 	ctl_self_init(&m.self, "mptun-cpe", o.config);
 	setup(&m);
 	char a[ADDR_STRLEN];
-	log_info("capturing TCP from %zu LAN interface(s) into %s; concentrator %s",
+	log_info("capturing TCP from %zu LAN interface(s) into %s; %sconcentrator %s",
 		 m.c.cfg->n_lan_interfaces, m.c.cfg->tun_name,
-		 addr_str((struct sockaddr *)&m.c.cfg->conc, a, sizeof(a)));
+		 m.c.cfg->mode == CPE_MODE_TRANSPARENT ? "transparent mode, " : "",
+		 m.c.cfg->conc.ss_family
+			 ? addr_str((struct sockaddr *)&m.c.cfg->conc, a, sizeof(a))
+			 : "none (paths are not probed)");
 	r = loop_run(m.c.loop);
 	if (r < 0)
 		log_error("event loop: %s", strerror(-r));

@@ -17,6 +17,7 @@ import struct
 OUT = "tests/fuzz/corpus/cpe_packets"
 
 HOLD, FAST, SMALL, ISN_WRAP, PLAY = 0x00, 0x01, 0x02, 0x04, 0x10
+SOURCE, TRANSPARENT, SOCKS4 = 0x20, 0x40, 0x60
 FIX_LEN, FIX_SUM, SEQ, AIM, CONC = 0x01, 0x02, 0x04, 0x08, 0x80
 ANSWER, DATA, ERROR, SHUT, CLOSE, READ, READING, FLOOD = range(8)
 T10MS, T250MS, T1S, T3S, T11S, T26S, T60S = (i << 4 for i in range(1, 8))
@@ -220,6 +221,18 @@ SEEDS = {
     # never a flow: the kernel forwards IPv6 to IPv4-mapped addresses
     "mapped_v6": inp(FAST, rec(0, syn(v6=True, dst="::ffff:127.0.0.1")),
                      rec(0, syn(v6=True, src="::ffff:192.168.1.10"))),
+    # the carriers: Convert with Source, transparent, SOCKS4
+    "source_hold": inp(HOLD | PLAY | SOURCE, *RELAY_HOLD),
+    "source_fast_v6": inp(FAST | PLAY | SOURCE, *RELAY_FAST),
+    "transparent_hold": inp(HOLD | PLAY | TRANSPARENT, *RELAY_HOLD),
+    "transparent_fast_v6": inp(FAST | PLAY | TRANSPARENT, *RELAY_FAST),
+    "transparent_unplayed": inp(HOLD | TRANSPARENT, *FLOW),
+    "transparent_reset": inp(HOLD | PLAY | TRANSPARENT, rec(0, syn()), conc(CLOSE)),
+    "socks4_hold": inp(HOLD | PLAY | SOCKS4, *RELAY_HOLD),
+    "socks4_fast_v6": inp(FAST | PLAY | SOCKS4, *RELAY_FAST),
+    "socks4_rejected": inp(HOLD | PLAY | SOCKS4, rec(0, syn()), conc(ERROR, bytes([0x5B]))),
+    "socks4_identd": inp(FAST | PLAY | SOCKS4, rec(0, syn()), nxt(ACK), nxt(PSH | ACK, b"x"),
+                         conc(ERROR, bytes([0x5C]))),
     "two_flows": inp(FAST, rec(0, syn()), rec(0, syn(sport=40001, v6=True)),
                      rec(0, syn(sport=40002)),
                      nxt(ACK, sport=40001, v6=True, op=T1S)),
