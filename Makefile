@@ -7,7 +7,7 @@ CFLAGS  ?= -O2 -g
 FUZZ_SECONDS ?= 20
 
 PKGS     := yaml-0.1 libcares libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium libcap \
-            libmicrohttpd jansson
+            libmicrohttpd jansson libnftables
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter

@@ -1,5 +1,6 @@
 #include "carrier.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -8,9 +9,9 @@
 #include "convert.h"
 #include "socks.h"
 
-/* With auth, the Auth TLV goes last: its MAC covers the Connect TLV. */
-static int convert_opening(const struct cpe_config *c,
-			   const struct sockaddr *dst, uint8_t *out, size_t cap)
+/* With auth, the Auth TLV goes last: its MAC covers Connect and Source. */
+static int convert_opening(const struct cpe_config *c, const struct sockaddr *dst,
+			   const struct sockaddr *src, uint8_t *out, size_t cap)
 {
 	struct convert_builder b;
 	size_t n;
@@ -18,6 +19,8 @@ static int convert_opening(const struct cpe_config *c,
 
 	convert_begin(&b);
 	if ((r = convert_put_connect_sa(&b, dst)) < 0)
+		return r;
+	if (c->source && (r = convert_put_source_sa(&b, src)) < 0)
 		return r;
 	if (c->auth.id && (r = auth_put(&b, c->auth.id, c->auth.key.bytes,
 					(uint64_t)time(NULL))) < 0)
@@ -68,12 +71,47 @@ static int socks5_opening(const struct cpe_config *c, const struct sockaddr *dst
 	return (int)n;
 }
 
-int carrier_opening(const struct cpe_config *c, const struct sockaddr *dst,
-		    uint8_t *out, size_t cap)
+/* VN 4, CD 1 (CONNECT), port, IPv4 address, user id "" and its NUL. An
+ * IPv6 address goes as SOCKS4a: address 0.0.0.1, then the host name, which
+ * the concentrator takes as an address literal without resolving it. */
+static int socks4_opening(const struct sockaddr *dst, uint8_t *out, size_t cap)
 {
-	if (c->protocol == CPE_PROTO_SOCKS5)
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)dst;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)dst;
+	char host[INET6_ADDRSTRLEN];
+	size_t n = 0, hl;
+
+	if (cap < 9 + sizeof(host))
+		return -ENOSPC;
+	out[n++] = 4, out[n++] = SOCKS_CMD_CONNECT;
+	if (dst->sa_family == AF_INET) {
+		memcpy(out + n, &s4->sin_port, 2), n += 2;
+		memcpy(out + n, &s4->sin_addr, 4), n += 4;
+		out[n++] = 0;
+		return (int)n;
+	}
+	if (dst->sa_family != AF_INET6 ||
+	    !inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host)))
+		return -EINVAL;
+	memcpy(out + n, &s6->sin6_port, 2), n += 2;
+	out[n++] = 0, out[n++] = 0, out[n++] = 0, out[n++] = 1;
+	out[n++] = 0;
+	hl = strlen(host) + 1;
+	memcpy(out + n, host, hl), n += hl;
+	return (int)n;
+}
+
+int carrier_opening(const struct cpe_config *c, const struct sockaddr *dst,
+		    const struct sockaddr *src, uint8_t *out, size_t cap)
+{
+	switch (c->protocol) {
+	case CPE_PROTO_SOCKS5:
 		return socks5_opening(c, dst, out, cap);
-	return convert_opening(c, dst, out, cap);
+	case CPE_PROTO_SOCKS4:
+		return socks4_opening(dst, out, cap);
+	default:
+		return convert_opening(c, dst, src, out, cap);
+	}
 }
 
 static void set(struct carrier_answer *a, enum carrier_result r, const char *why)
@@ -199,13 +237,52 @@ static void socks5_answer(const struct cpe_config *c, const uint8_t *buf,
 		a->why = "short";
 }
 
+/* VN 0 (some servers write 4), CD, port, address: 8 bytes. 0x5B is
+ * SOCKS4's only failure of the connection itself, whatever the cause, so
+ * a refused port and an unreachable host both become a RST. 0x5C and 0x5D
+ * concern identd, which the empty user id does not use. */
+static void socks4_answer(const uint8_t *buf, size_t len, struct carrier_answer *a)
+{
+	if (len >= 1 && buf[0] != 0 && buf[0] != 4) {
+		set(a, CARRIER_FAILED, "SOCKS4 malformed reply");
+		return;
+	}
+	if (len < 2) {
+		set(a, CARRIER_MORE, "short");
+		return;
+	}
+	switch (buf[1]) {
+	case SOCKS4_GRANTED:
+		break;
+	case SOCKS4_REJECTED:
+		set(a, CARRIER_REFUSED, "SOCKS4 request rejected or failed");
+		return;
+	default:
+		set(a, CARRIER_FAILED, "SOCKS4 failure reply");
+		return;
+	}
+	if (len < 8) {
+		set(a, CARRIER_MORE, "short");
+		return;
+	}
+	a->consumed = 8;
+	set(a, CARRIER_OK, "connected");
+}
+
 void carrier_answer(const struct cpe_config *c, const uint8_t *buf, size_t len,
 		    struct carrier_answer *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->convert_error = -1;
-	if (c->protocol == CPE_PROTO_SOCKS5)
+	switch (c->protocol) {
+	case CPE_PROTO_SOCKS5:
 		socks5_answer(c, buf, len, a);
-	else
+		break;
+	case CPE_PROTO_SOCKS4:
+		socks4_answer(buf, len, a);
+		break;
+	default:
 		convert_answer(buf, len, a);
+		break;
+	}
 }

@@ -1,7 +1,15 @@
-/* The CPE's side of the carrier protocol: the opening bytes that ride in
- * the MPTCP SYN (Convert header + Connect TLV, + Auth TLV when the config
- * has auth, or a pipelined SOCKS5 exchange) and the decoding of the
- * concentrator's answer. */
+/* The CPE's side of the carrier protocol in plain mode: the opening bytes
+ * that ride in the MPTCP SYN and the decoding of the concentrator's answer.
+ * The openings, by carrier.protocol:
+ *   convert: Convert header + Connect TLV (+ Source TLV with
+ *            carrier.source, + Auth TLV with auth: last, its MAC covers the
+ *            others)
+ *   socks4:  a SOCKS4 CONNECT with an empty user id; an IPv6 destination,
+ *            which SOCKS4 cannot carry, goes as SOCKS4a with the address
+ *            in text as the host name (0.0.0.1, "", "2001:db8::1")
+ *   socks5:  greeting, username/password if configured, and CONNECT, all
+ *            pipelined
+ * Transparent mode has no opening: these are not called. */
 #ifndef MPTUN_CARRIER_H
 #define MPTUN_CARRIER_H
 
@@ -29,13 +37,17 @@ struct carrier_answer {
 	int convert_error; /* the code of a Convert Error TLV received, -1: none */
 };
 
-/* Write the opening for dst into out; returns its length, or -ENOSPC /
- * -EINVAL (dst neither IPv4 nor IPv6). Each call with auth signs anew:
- * its own timestamp (now) and nonce, so build one per connection and do
- * not reuse it for another. */
+/* Write the opening for a flow from the LAN client src to dst into out;
+ * returns its length, or -ENOSPC / -EINVAL (dst, or src when
+ * carrier.source needs it, neither IPv4 nor IPv6). src is used only with
+ * carrier.source and may otherwise be NULL. Each call with auth signs
+ * anew: its own timestamp (now) and nonce, so build one per connection
+ * and do not reuse it for another. */
 int carrier_opening(const struct cpe_config *c, const struct sockaddr *dst,
-		    uint8_t *out, size_t cap);
-/* Decode the answer in buf (all bytes received so far). */
+		    const struct sockaddr *src, uint8_t *out, size_t cap);
+/* Decode the answer in buf (all bytes received so far). SOCKS4's one
+ * failure code cannot tell a refused port from an unreachable host: both
+ * are CARRIER_REFUSED (a RST to the LAN client). */
 void carrier_answer(const struct cpe_config *c, const uint8_t *buf, size_t len,
 		    struct carrier_answer *a);
 

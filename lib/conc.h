@@ -82,6 +82,7 @@ struct conc_worker {
 	bool started;
 	struct loop *loop;
 	int lfd;    /* listener, -1 once closed */
+	int tfd[2]; /* transparent listeners, IPv4 and IPv6; -1: none */
 	int ctl[2]; /* main → worker messages */
 	struct conc_acl acl;
 	struct resolver *res;
@@ -104,10 +105,17 @@ struct conc_daemon {
 	struct conc_worker *workers;
 	unsigned n_workers;
 	uint64_t next_flow_id; /* atomic */
+	/* Decided at start, kept over reloads: what nftables and the policy
+	 * routing were installed for (conc_tproxy.c). */
+	bool transparent; /* transparent.enabled: a transparent listener */
+	bool preserve;    /* source.preserve */
 };
 
-/* Workers. conc_workers_start takes its own references to cfg. */
-int conc_workers_start(struct conc_daemon *d);
+/* Workers: conc_workers_init binds the listeners, conc_workers_run
+ * starts their threads (so the privileges can be dropped in between, while
+ * the process has one thread). Each takes its own references to cfg. */
+int conc_workers_init(struct conc_daemon *d);
+int conc_workers_run(struct conc_daemon *d);
 /* Hand a new config to every worker (each takes a reference). */
 void conc_workers_reload(struct conc_daemon *d, struct conc_config *cfg);
 /* Stop accepting; flows get cfg->drain_timeout_ms, then all are closed. */
@@ -121,9 +129,29 @@ void conc_connect_hist_sum(const struct conc_daemon *d, struct metrics_hist *out
  * could not be posted (the caller still holds w's reference then). */
 int conc_worker_post_snap(struct conc_worker *w, struct conc_snap *s);
 
-/* Flows (conc_flow.c, conc_relay.c). */
+/* Transparent mode and source preservation (conc_tproxy.c). */
+bool conc_has_net_admin(void); /* effective, this thread */
+/* Check CAP_NET_ADMIN, remove what a crashed run left, install the
+ * nftables table and the policy routing for c (lib/nft.h,
+ * lib/nlroute_local.h). 0, or -errno with why in err. */
+int conc_tproxy_setup(const struct conc_config *c, char *err, size_t errlen);
+/* Remove them: c is the configuration they were installed for. */
+int conc_tproxy_teardown(const struct conc_config *c, char *err,
+			 size_t errlen);
+/* A transparent listener: IPPROTO_MPTCP, IP(V6)_TRANSPARENT, on
+ * 127.0.0.1:port or [::1]:port (family), where nftables sends the SYNs;
+ * SO_REUSEPORT, TCP_FASTOPEN. fd or -errno; *what names the step that
+ * failed. */
+int conc_tproxy_listener(int family, uint16_t port, int backlog,
+			 const char **what);
+/* IP_TRANSPARENT or IPV6_TRANSPARENT on fd (needs CAP_NET_ADMIN). */
+int conc_set_transparent(int fd, int family);
+
+/* Flows (conc_flow.c, conc_relay.c). transparent: accepted by the
+ * transparent listener; its destination is its local address. */
 void conc_flow_accept(struct conc_worker *w, int fd,
-		      const struct sockaddr *peer, socklen_t peer_len);
+		      const struct sockaddr *peer, socklen_t peer_len,
+		      bool transparent);
 void conc_flow_sweep(struct conc_worker *w, uint64_t now_ms);
 void conc_flow_close_all(struct conc_worker *w);
 void conc_flow_reap(struct conc_worker *w);

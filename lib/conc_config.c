@@ -1,5 +1,7 @@
 #include "conc_config.h"
 
+#include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +31,21 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t),
 #define DEF_AUTH_REQUIRED    false
 #define DEF_AUTH_WINDOW_MS   (30 * 1000)
 #define DEF_AUTH_REPLAY      65536
+#define DEF_TRANSPARENT      false
+#define DEF_TRANSPARENT_PORT 5125
+#define DEF_PRESERVE         false
+#define DEF_TPROXY_TABLE     7124
+#define DEF_TPROXY_PRIORITY  7124
+#define DEF_TPROXY_MARK      0x7124
 
 #define MAX_WORKERS     256
 #define MAX_SOCKS_STR   255 /* RFC 1929: one length byte */
 #define MAX_SOCKS_USERS 10000
 #define MAX_AUTH_KEYS   10000 /* a 1 MiB file holds about 12000 */
 #define MAX_AUTH_WINDOW_MS (60 * 60 * 1000)
+#define MAX_TPROXY_IFS  256
+/* Below the main table's rule (32766), above the local table's (0). */
+#define MAX_TPROXY_PRIORITY 32765
 
 #define OFF(f)  offsetof(struct conc_config, f)
 #define UOFF(f) offsetof(struct conc_socks_user, f)
@@ -119,6 +130,61 @@ static bool check_auth_key(const void *base, char *why, size_t len)
 			return false;
 		}
 	}
+	return true;
+}
+
+/* An interface name goes into nftables rule text: letters, digits, '.',
+ * '_' and '-' only (no quote can end the string), and a '*' at the end,
+ * which nftables reads as a wildcard ("ppp*"). */
+static bool check_tproxy_if(const void *base, char *why, size_t len)
+{
+	const struct conc_config *c = base;
+	const char *s = c->transparent_ifs[c->n_transparent_ifs - 1];
+	size_t n = strlen(s);
+
+	if (!n || n >= IFNAMSIZ) {
+		snprintf(why, len, "an interface name is 1 to %d bytes",
+			 IFNAMSIZ - 1);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		    ch == '-' || (ch == '*' && i == n - 1 && i))
+			continue;
+		snprintf(why, len,
+			 "letters, digits, '.', '_', '-' and a final '*' only");
+		return false;
+	}
+	return true;
+}
+
+static bool check_tproxy_table(const void *base, char *why, size_t len)
+{
+	const struct conc_config *c = base;
+	uint32_t t = c->tproxy_table;
+
+	if (t < 253 || t > 255)
+		return true;
+	snprintf(why, len, "253, 254 and 255 are the kernel's tables");
+	return false;
+}
+
+/* Decimal or 0x hexadecimal, non-zero: marks are usually written in hex. */
+static bool parse_mark(const char *s, void *field, char *why, size_t len)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || !v ||
+	    v > UINT32_MAX || (s[0] == '0' && s[1] && s[1] != 'x' && s[1] != 'X')) {
+		snprintf(why, len, "expected 1 to 0xffffffff (decimal or 0x hex)");
+		return false;
+	}
+	*(uint32_t *)field = (uint32_t)v;
 	return true;
 }
 
@@ -218,6 +284,32 @@ static const struct cfg_key log_keys[] = {
 	{ 0 },
 };
 
+static const struct cfg_key transparent_keys[] = {
+	{ .name = "enabled", .type = CFG_BOOL, .offset = OFF(transparent_enabled) },
+	{ .name = "port", .type = CFG_UINT, .offset = OFF(transparent_port),
+	  .min = 1, .max = 65535 },
+	{ .name = "interfaces", .type = CFG_STRINGS,
+	  .offset = OFF(transparent_ifs), .count_offset = OFF(n_transparent_ifs),
+	  .max = MAX_TPROXY_IFS, .check = check_tproxy_if },
+	{ 0 },
+};
+
+static const struct cfg_key source_keys[] = {
+	{ .name = "preserve", .type = CFG_BOOL, .offset = OFF(source_preserve) },
+	{ .name = "prefixes", .type = CFG_PREFIXES, .offset = OFF(source_prefixes) },
+	{ 0 },
+};
+
+static const struct cfg_key tproxy_keys[] = {
+	{ .name = "table", .type = CFG_UINT, .offset = OFF(tproxy_table),
+	  .min = 1, .max = 0xfffffffe, .check = check_tproxy_table },
+	{ .name = "priority", .type = CFG_UINT, .offset = OFF(tproxy_priority),
+	  .min = 1, .max = MAX_TPROXY_PRIORITY },
+	{ .name = "mark", .type = CFG_SCALAR_FN, .offset = OFF(tproxy_mark),
+	  .parse = parse_mark },
+	{ 0 },
+};
+
 static const struct cfg_key conc_keys[] = {
 	{ .name = "listen", .type = CFG_SOCKADDR, .offset = OFF(listen),
 	  .len_offset = OFF(listen_len), .port = CONC_DEFAULT_PORT,
@@ -239,6 +331,9 @@ static const struct cfg_key conc_keys[] = {
 	  .check = check_auth },
 	{ .name = "control", .type = CFG_MAP, .offset = OFF(control),
 	  .map = ctl_config_schema },
+	{ .name = "transparent", .type = CFG_MAP, .map = transparent_keys },
+	{ .name = "source", .type = CFG_MAP, .map = source_keys },
+	{ .name = "tproxy", .type = CFG_MAP, .map = tproxy_keys },
 	{ 0 },
 };
 
@@ -265,9 +360,34 @@ static bool set_defaults(struct conc_config *c)
 	c->auth.required = DEF_AUTH_REQUIRED;
 	c->auth.window_ms = DEF_AUTH_WINDOW_MS;
 	c->auth.replay_cache = DEF_AUTH_REPLAY;
+	c->transparent_enabled = DEF_TRANSPARENT;
+	c->transparent_port = DEF_TRANSPARENT_PORT;
+	c->source_preserve = DEF_PRESERVE;
+	c->tproxy_table = DEF_TPROXY_TABLE;
+	c->tproxy_priority = DEF_TPROXY_PRIORITY;
+	c->tproxy_mark = DEF_TPROXY_MARK;
 	ctl_config_defaults(&c->control, "127.0.0.1:9470",
 			    "/run/mptun/concentrator.sock");
 	return c->control.socket != NULL;
+}
+
+/* What the sections say together. */
+static const char *validate_tproxy(const struct conc_config *c)
+{
+	if (c->transparent_enabled && !c->n_transparent_ifs)
+		return "transparent.interfaces: list the interfaces the CPEs' "
+		       "MPTCP connections arrive on (never the Internet side)";
+	if (c->transparent_enabled &&
+	    c->transparent_port == addr_port((const struct sockaddr *)&c->listen))
+		return "transparent.port: must differ from the port of listen";
+	if (c->transparent_enabled && c->auth.required)
+		return "transparent.enabled: intercepted connections carry no "
+		       "Auth TLV, so auth.required cannot hold for them; turn "
+		       "one of the two off";
+	if (c->source_preserve && !c->source_prefixes.n)
+		return "source.prefixes: preserve needs the prefixes whose "
+		       "addresses may be kept (the CPEs' LAN prefixes)";
+	return NULL;
 }
 
 /* Invariants the loader relies on whatever the schema says; a failure here
@@ -294,6 +414,8 @@ static bool validate(const struct conc_config *c, const char *name, char *err,
 		why = "auth.required: SOCKS has no Auth TLV; set socks.enabled: "
 		      "false, or socks.users to make SOCKS5 clients give a "
 		      "username and password";
+	else
+		why = validate_tproxy(c);
 	if (why && err && errlen)
 		snprintf(err, errlen, "%s: %s", name, why);
 	return !why;
@@ -350,6 +472,11 @@ struct conc_config *conc_config_load_file(const char *path, char *err,
 	c = conc_config_load_buf(buf, len, path, err, errlen);
 	free(buf);
 	return c;
+}
+
+bool conc_config_needs_tproxy(const struct conc_config *c)
+{
+	return c->transparent_enabled || c->source_preserve;
 }
 
 struct conc_config *conc_config_ref(struct conc_config *c)

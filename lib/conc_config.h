@@ -63,7 +63,28 @@ struct conc_config {
 	struct auth_policy auth; /* auth: the Auth TLV; keys sorted by id */
 
 	int log_level; /* log.level: error|warn|info|debug, as LOG_* of syslog.h */
+
+	/* transparent: MPTCP SYNs crossing this host, sent by nftables TPROXY
+	 * to a listener of their own (lib/conc_tproxy.c). */
+	bool transparent_enabled;     /* transparent.enabled */
+	uint32_t transparent_port;    /* transparent.port: 1..65535 */
+	char **transparent_ifs;       /* transparent.interfaces: iifnames */
+	size_t n_transparent_ifs;     /* > 0 when enabled */
+
+	/* source: bind the upstream connection to the client's own address. */
+	bool source_preserve;                   /* source.preserve */
+	struct addr_prefix_list source_prefixes; /* source.prefixes, > 0 when on */
+
+	/* tproxy: the policy routing that hands packets of transparent
+	 * sockets to this host (both features above need it). */
+	uint32_t tproxy_table;    /* tproxy.table */
+	uint32_t tproxy_priority; /* tproxy.priority: of the fwmark rule */
+	uint32_t tproxy_mark;     /* tproxy.mark: non-zero */
 };
+
+/* transparent.enabled or source.preserve: nftables, policy routing and
+ * CAP_NET_ADMIN are needed. */
+bool conc_config_needs_tproxy(const struct conc_config *c);
 
 /* Parse and validate. On failure return NULL and write
  * "name:line:column: message" (or "name: message") into err. The result

@@ -93,23 +93,6 @@ void conc_ctl_status(struct conc_daemon *d, const struct ctl_self *self,
 
 /* ---- /metrics ---- */
 
-static void metrics_self(struct metrics *x, const struct ctl_self *self)
-{
-	metrics_family(x, "mptun_build_info", "gauge", "Always 1.");
-	metrics_u64(x, "mptun_build_info", 1, "daemon", self->daemon, "version",
-		    MPTUN_VERSION, NULL);
-	metrics_family(x, "mptun_start_time_seconds", "gauge",
-		       "Unix time the daemon started.");
-	metrics_u64(x, "mptun_start_time_seconds", (uint64_t)self->started,
-		    NULL);
-	metrics_family(x, "mptun_reloads_total", "counter",
-		       "Configuration reloads, by result.");
-	metrics_u64(x, "mptun_reloads_total", self->reloads, "result", "ok",
-		    NULL);
-	metrics_u64(x, "mptun_reloads_total", self->reload_failures, "result",
-		    "failed", NULL);
-}
-
 static void metrics_flows(struct metrics *x, const struct conc_stats *s)
 {
 	metrics_family(x, "mptun_flows_active", "gauge", "Flows open.");
@@ -197,7 +180,7 @@ void conc_ctl_metrics(struct conc_daemon *d, const struct ctl_self *self,
 	 */
 	conc_connect_hist_sum(d, &h);
 	conc_stats_sum(d, &s);
-	metrics_self(&x, self);
+	ctl_self_metrics(&x, self);
 	metrics_flows(&x, &s);
 	metrics_hist_write(
 	    &x, "mptun_connect_seconds",

@@ -45,6 +45,14 @@ static void flow_refuse(struct conc_flow *f, uint8_t code, const uint8_t *value,
 	struct convert_builder b;
 	int n;
 
+	if (f->proto == FLOW_TRANSPARENT) {
+		/* No header, so no Error TLV: a reset says the connect
+		 * failed, as it would without a concentrator on the path. */
+		CONC_STAT_INC(&f->w->stats, transparent_reset);
+		flow_log(f, "reset (%s): %s", convert_error_name(code), why);
+		flow_close(f, why, true, false);
+		return;
+	}
 	flow_log(f, "refused (%s): %s", convert_error_name(code), why);
 	if (f->proto == FLOW_CONVERT) {
 		conc_stats_convert_error(&f->w->stats, code);
@@ -98,6 +106,8 @@ static size_t success_reply(struct conc_flow *f)
 	uint8_t opts[16];
 	int n;
 
+	if (f->proto == FLOW_TRANSPARENT)
+		return 0;
 	if (f->proto == FLOW_CONVERT) {
 		convert_begin(&b);
 		convert_put_ext_tcp_hdr(&b, opts, synack_options(f->sfd, opts));
@@ -243,6 +253,20 @@ static bool check_connect_opts(struct conc_flow *f, const struct convert_msg *m)
 	return false;
 }
 
+/* Malformed Message, its value the offending TLV (RFC 8803 section 5). */
+static void refuse_tlv(struct conc_flow *f, uint8_t type, const char *why)
+{
+	const uint8_t *tlv;
+	size_t off = CONVERT_HDR_LEN, len;
+
+	while (convert_tlv_next(f->in, f->in_used, &off, &tlv, &len))
+		if (tlv[0] == type) {
+			flow_refuse(f, CONVERT_E_MALFORMED, tlv, len, why);
+			return;
+		}
+	flow_refuse(f, CONVERT_E_MALFORMED, NULL, 0, why);
+}
+
 static void convert_info_reply(struct conc_flow *f)
 {
 	static const uint8_t kinds[] = { 3, 4, 8, 30 };
@@ -259,7 +283,7 @@ static void convert_info_reply(struct conc_flow *f)
 static void convert_message(struct conc_flow *f, const struct convert_msg *m)
 {
 	const uint32_t refused = CONVERT_HAS_EXT_TCP_HDR | CONVERT_HAS_SUPPORTED_EXT |
-				 CONVERT_HAS_ERROR | CONVERT_HAS_SOURCE;
+				 CONVERT_HAS_ERROR;
 	char why[96 + AUTH_ID_STRLEN], id[AUTH_ID_STRLEN] = "";
 
 	if (m->present & refused) {
@@ -286,6 +310,11 @@ static void convert_message(struct conc_flow *f, const struct convert_msg *m)
 	}
 	if (!check_connect_opts(f, m))
 		return;
+	if ((m->present & CONVERT_HAS_SOURCE) &&
+	    !flow_source_tlv(f, m)) {
+		refuse_tlv(f, CONVERT_TLV_SOURCE, "bad Source TLV");
+		return;
+	}
 	addr_from_in6(&m->connect_addr, m->connect_port, &f->dst, &f->dst_len);
 	flow_request(f);
 }
@@ -606,17 +635,11 @@ void flow_refuse_timeout(struct conc_flow *f)
 
 static void flow_connect(struct conc_flow *f)
 {
-	const struct conc_config *c = f->w->acl.cfg;
-	const struct sockaddr_storage *src =
-		f->dst.ss_family == AF_INET ? &c->egress_source4 : &c->egress_source6;
 	int fd, r;
 
 	CONC_STAT_INC(&f->w->stats, connect_started);
 	f->connect_us = mono_us();
-	fd = sockopt_connect((struct sockaddr *)&f->dst, f->dst_len,
-			     src->ss_family == AF_UNSPEC ? NULL : (const struct sockaddr *)src,
-			     src->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						       : sizeof(struct sockaddr_in6));
+	fd = flow_upstream_connect(f);
 	if (fd < 0) {
 		connect_failed(f, -fd);
 		return;
@@ -705,10 +728,30 @@ static void count_limit(struct conc_worker *w, enum conc_limit_hit hit)
 	}
 }
 
+/* Intercepted: the destination is where the client thought it connected
+ * to, the client's own address the peer's (a CPE's, or a host's behind
+ * it). Nothing to read: the policy, then the connect. */
+static void transparent_start(struct conc_flow *f)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+
+	f->proto = FLOW_TRANSPARENT;
+	CONC_STAT_INC(&f->w->stats, transparent);
+	if (getsockname(f->cfd, (struct sockaddr *)&local, &len) < 0) {
+		flow_close(f, "getsockname failed", true, false);
+		return;
+	}
+	addr_unmap((struct sockaddr *)&local, &f->dst, &f->dst_len);
+	addr_unmap((struct sockaddr *)&f->peer, &f->src, &len);
+	flow_request(f);
+}
+
 /* Owns fd from here: every path ends in flow_close or close(fd). A flow
  * over a limit is still read, to be refused in its own protocol. */
 void conc_flow_accept(struct conc_worker *w, int fd,
-		      const struct sockaddr *peer, socklen_t peer_len)
+		      const struct sockaddr *peer, socklen_t peer_len,
+		      bool transparent)
 {
 	const struct conc_config *c = w->acl.cfg;
 	const struct conc_limits_max max = { c->max_flows,
@@ -744,6 +787,8 @@ void conc_flow_accept(struct conc_worker *w, int fd,
 	w->flows = f;
 	w->n_flows++;
 	CONC_STAT_INC(&w->stats, active);
-	if (loop_add_fd(w->loop, fd, EPOLLIN, flow_on_io, f) < 0)
+	if (loop_add_fd(w->loop, fd, transparent ? 0 : EPOLLIN, flow_on_io, f) < 0)
 		flow_close(f, "cannot watch socket", true, false);
+	else if (transparent)
+		transparent_start(f);
 }

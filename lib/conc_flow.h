@@ -17,7 +17,8 @@ enum flow_state {
 	FLOW_DEAD,        /* closed; freed by the worker before it sleeps */
 };
 
-enum flow_proto { FLOW_CONVERT, FLOW_SOCKS4, FLOW_SOCKS5 };
+/* FLOW_TRANSPARENT: intercepted by TPROXY, no request and no answer. */
+enum flow_proto { FLOW_CONVERT, FLOW_SOCKS4, FLOW_SOCKS5, FLOW_TRANSPARENT };
 
 /* One direction of the relay. Bytes in pend go out before the pipe is used:
  * the reply to the client, or the client's early data for the server. */
@@ -42,6 +43,9 @@ struct conc_flow {
 	int cfd, sfd;
 	struct sockaddr_storage peer, dst;
 	socklen_t peer_len, dst_len;
+	/* The client's own address, to preserve when policy allows: the
+	 * Source TLV's, or a transparent flow's peer. AF_UNSPEC: none. */
+	struct sockaddr_storage src;
 	bool counted;    /* holds a place in conc_limits */
 	bool accounted;  /* its CPE is decided (cpe may still be NULL) */
 	struct conc_cpe *cpe; /* its entry in w->cpes; NULL: none */
@@ -82,6 +86,14 @@ void flow_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 void flow_opening_on_io(struct conc_flow *f, int fd, uint32_t events);
 void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events);
 void flow_refuse_timeout(struct conc_flow *f); /* connect or lookup too slow */
+/* conc_source.c */
+/* Start f's upstream connect to f->dst: from f->src with IP_TRANSPARENT
+ * when source.preserve allows it, else from egress.source4/6 (per-flow
+ * NAT). Counts which. The fd (connect in progress or done) or -errno. */
+int flow_upstream_connect(struct conc_flow *f);
+/* Check a Source TLV's value into f->src. false: malformed. */
+bool flow_source_tlv(struct conc_flow *f, const struct convert_msg *m);
+
 /* Count f for its CPE, once: auth_id when its Auth TLV proved one (not
  * NULL or ""), else its client's address. */
 void flow_account(struct conc_flow *f, const char *auth_id);

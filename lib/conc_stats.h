@@ -34,7 +34,13 @@
 	X(bytes_down)     /* relayed server -> client */                       \
 	X(accept_pauses)  /* accept() out of fds or memory */                \
 	X(cpe_evicted)    /* idle per-CPE ids forgotten for room */            \
-	X(cpe_untracked)  /* flows of no per-CPE id: every id was active */
+	X(cpe_untracked)  /* flows of no per-CPE id: every id was active */ \
+	X(transparent)       /* accepted on the transparent listener */      \
+	X(transparent_reset) /* of those, refused or failed: RST */          \
+	X(source_tlv)        /* Convert openings with a Source TLV */        \
+	X(source_preserved)  /* upstream bound to the client's address */    \
+	X(source_port_changed) /* preserved, but its port was taken */       \
+	X(source_nat)        /* a client address known but not kept */
 
 /* "errors:" line: Convert Error TLVs sent, by RFC 8803 code. */
 #define CONC_STATS_ERRORS(X)                                                   \

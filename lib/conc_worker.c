@@ -34,6 +34,9 @@ static int64_t on_accept_pause(struct loop *l, void *arg)
 
 	if (w->lfd >= 0)
 		loop_mod_fd(l, w->lfd, EPOLLIN);
+	for (int i = 0; i < 2; i++)
+		if (w->tfd[i] >= 0)
+			loop_mod_fd(l, w->tfd[i], EPOLLIN);
 	return LOOP_TIMER_STOP;
 }
 
@@ -49,6 +52,9 @@ static void accept_pause(struct conc_worker *w, int err)
 	w->accept_paused = true;
 	CONC_STAT_INC(&w->stats, accept_pauses);
 	loop_mod_fd(w->loop, w->lfd, 0);
+	for (int i = 0; i < 2; i++)
+		if (w->tfd[i] >= 0)
+			loop_mod_fd(w->loop, w->tfd[i], 0);
 	loop_timer_arm(w->loop, &w->accept_pause, ACCEPT_PAUSE_MS,
 		       on_accept_pause, w);
 }
@@ -61,10 +67,8 @@ static void accept_resumed(struct conc_worker *w)
 	log_info("worker %u: accepting again", w->idx);
 }
 
-static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg)
+static void accept_batch(struct conc_worker *w, int fd, bool transparent)
 {
-	struct conc_worker *w = arg;
-
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
@@ -78,18 +82,66 @@ static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg)
 		}
 		accept_resumed(w);
 		CONC_STAT_INC(&w->stats, accepted);
-		conc_flow_accept(w, cfd, (struct sockaddr *)&peer, len);
+		conc_flow_accept(w, cfd, (struct sockaddr *)&peer, len,
+				 transparent);
 	}
+}
+
+static void on_listener(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	accept_batch(arg, fd, false);
+}
+
+static void on_transparent(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	accept_batch(arg, fd, true);
+}
+
+static void close_fd(struct conc_worker *w, int *fd)
+{
+	if (*fd < 0)
+		return;
+	loop_del_fd(w->loop, *fd);
+	close(*fd);
+	*fd = -1;
 }
 
 static void close_listener(struct conc_worker *w)
 {
-	if (w->lfd < 0)
-		return;
-	loop_del_fd(w->loop, w->lfd);
-	close(w->lfd);
-	w->lfd = -1;
+	close_fd(w, &w->lfd);
+	close_fd(w, &w->tfd[0]);
+	close_fd(w, &w->tfd[1]);
 	loop_timer_disarm(w->loop, &w->accept_pause);
+}
+
+/* Bound before the privileges are dropped: IP_TRANSPARENT needs
+ * CAP_NET_ADMIN. Without IPv6 in the namespace, IPv4 alone. */
+static int transparent_init(struct conc_worker *w)
+{
+	static const int families[2] = { AF_INET, AF_INET6 };
+	const char *what;
+	int r;
+
+	for (int i = 0; i < 2; i++) {
+		w->tfd[i] = conc_tproxy_listener(
+			families[i], (uint16_t)w->d->cfg->transparent_port, 4096,
+			&what);
+		r = w->tfd[i];
+		if (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL) {
+			if (!w->idx)
+				log_warnx("transparent listener: no IPv6 "
+					  "(%s: %s): IPv4 only", what, strerror(-r));
+			continue;
+		}
+		if (r < 0) {
+			log_error("transparent listener: %s: %s", what, strerror(-r));
+			return r;
+		}
+		if ((r = loop_add_fd(w->loop, w->tfd[i], EPOLLIN, on_transparent,
+				     w)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 static void swap_config(struct conc_worker *w, struct conc_config *cfg)
@@ -182,7 +234,7 @@ static int worker_init(struct conc_worker *w, struct conc_daemon *d, unsigned id
 
 	w->d = d;
 	w->idx = idx;
-	w->lfd = -1;
+	w->lfd = w->tfd[0] = w->tfd[1] = -1;
 	w->ctl[0] = w->ctl[1] = -1;
 	if (!(w->loop = loop_new()))
 		return -ENOMEM;
@@ -201,6 +253,8 @@ static int worker_init(struct conc_worker *w, struct conc_daemon *d, unsigned id
 	}
 	if ((r = loop_add_fd(w->loop, w->lfd, EPOLLIN, on_listener, w)) < 0 ||
 	    (r = loop_add_fd(w->loop, w->ctl[0], EPOLLIN, on_ctl, w)) < 0)
+		return r;
+	if (d->transparent && (r = transparent_init(w)) < 0)
 		return r;
 	loop_timer_arm(w->loop, &w->sweep, SWEEP_MS, on_sweep, w);
 	loop_set_before_sleep(w->loop, before_sleep, w);
@@ -224,7 +278,7 @@ static void worker_destroy(struct conc_worker *w)
 	w->loop = NULL;
 }
 
-int conc_workers_start(struct conc_daemon *d)
+int conc_workers_init(struct conc_daemon *d)
 {
 	int r;
 
@@ -234,6 +288,13 @@ int conc_workers_start(struct conc_daemon *d)
 	for (unsigned i = 0; i < d->n_workers; i++)
 		if ((r = worker_init(&d->workers[i], d, i)) < 0)
 			return r;
+	return 0;
+}
+
+int conc_workers_run(struct conc_daemon *d)
+{
+	int r;
+
 	for (unsigned i = 0; i < d->n_workers; i++) {
 		struct conc_worker *w = &d->workers[i];
 		if ((r = pthread_create(&w->thread, NULL, worker_main, w)))

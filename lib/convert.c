@@ -462,6 +462,82 @@ int convert_put_auth(struct convert_builder *b, const uint8_t *value,
 	return tlv_put_once(b, CONVERT_TLV_AUTH, NULL, 0, value, value_len);
 }
 
+int convert_put_source_sa(struct convert_builder *b, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *sin6 = (const void *)sa;
+	const struct sockaddr_in *sin = (const void *)sa;
+	uint8_t v[CONVERT_SOURCE_TLV_LEN - 2] = { 0 };
+
+	if (sa && sa->sa_family == AF_INET6) {
+		memcpy(v, &sin6->sin6_port, 2);
+		memcpy(v + 2, &sin6->sin6_addr, 16);
+	} else if (sa && sa->sa_family == AF_INET) {
+		memcpy(v, &sin->sin_port, 2);
+		v[12] = v[13] = 0xff;
+		memcpy(v + 14, &sin->sin_addr, 4);
+	} else {
+		return -EINVAL;
+	}
+	return tlv_put_once(b, CONVERT_TLV_SOURCE, v, sizeof(v), NULL, 0);
+}
+
+/* Addresses that never open a TCP connection from a LAN. */
+static bool source_v4_ok(const uint8_t *a)
+{
+	static const uint8_t bcast[4] = { 255, 255, 255, 255 };
+
+	return a[0] != 0 && a[0] != 127 && (a[0] & 0xf0) != 0xe0 &&
+	       memcmp(a, bcast, 4) != 0;
+}
+
+static bool source_v6_ok(const struct in6_addr *a)
+{
+	return !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_LOOPBACK(a) &&
+	       !IN6_IS_ADDR_MULTICAST(a);
+}
+
+bool convert_source_parse(const struct convert_msg *m,
+			  struct sockaddr_storage *out, socklen_t *out_len,
+			  const char **why)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct in6_addr a;
+	uint16_t port;
+	bool v4;
+
+	*why = NULL;
+	if (!(m->present & CONVERT_HAS_SOURCE))
+		*why = "no Source TLV";
+	else if (m->source_len != CONVERT_SOURCE_TLV_LEN - 2)
+		*why = "Source TLV length is not 5 words";
+	if (*why)
+		return false;
+	port = (uint16_t)(m->source[0] << 8 | m->source[1]);
+	memcpy(&a, m->source + 2, 16);
+	v4 = IN6_IS_ADDR_V4MAPPED(&a);
+	if (!port)
+		*why = "Source TLV port 0";
+	else if (v4 ? !source_v4_ok(a.s6_addr + 12) : !source_v6_ok(&a))
+		*why = "Source TLV address no client can have";
+	if (*why)
+		return false;
+	if (v4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, a.s6_addr + 12, 4);
+		*out_len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sin6->sin6_addr = a;
+		*out_len = sizeof(*sin6);
+	}
+	*out = ss;
+	return true;
+}
+
 int convert_put_tlv(struct convert_builder *b, uint8_t type,
 		    const uint8_t *value, size_t value_len)
 {

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define CONVERT_VERSION 1
 #define CONVERT_MAGIC 0x2263
@@ -147,6 +148,39 @@ int convert_put_error(struct convert_builder *b, uint8_t code,
 /* mptun's Auth TLV (auth.h builds its value), at most one. */
 int convert_put_auth(struct convert_builder *b, const uint8_t *value,
 		     size_t value_len);
+/* mptun's Source TLV (type 0xC1, private use): the LAN client's own
+ * address and port, so that a concentrator configured for it can keep them
+ * (address preservation). Sent CPE -> concentrator only, in the opening
+ * with the Connect TLV, and only when the CPE's carrier.source is true.
+ * Laid out like the Connect TLV without its options:
+ *
+ *   offset  size  field
+ *   0       1     type = 0xC1
+ *   1       1     length = 5 (32-bit words, type and length included)
+ *   2       2     the client's TCP port, network byte order
+ *   4       16    the client's address: IPv6, or IPv4 as v4-mapped
+ *                 (::ffff:a.b.c.d)
+ *
+ * 20 bytes, no padding, no extended form: any other length is malformed.
+ * The CPE puts it before the Auth TLV, whose MAC covers every other TLV
+ * (auth.h), so a signed opening's source cannot be changed on the way. A
+ * concentrator that does not preserve addresses may ignore it; one that
+ * does decides by its own policy (a prefix delegated to that CPE) whether
+ * to bind to it. */
+#define CONVERT_SOURCE_TLV_LEN 20
+/* The client's address and port: AF_INET (put as v4-mapped) or AF_INET6.
+ * -EINVAL for another family or a second Source TLV. */
+int convert_put_source_sa(struct convert_builder *b, const struct sockaddr *sa);
+/* Decode the Source TLV of m (a message convert_decode accepted) into *out
+ * and *out_len: v4-mapped becomes AF_INET, the port is in sin_port /
+ * sin6_port. false, *out untouched, with *why (static text for logs) when
+ * m has no Source TLV or its value is malformed: a length other than 5
+ * words, port 0, or an address no TCP client can have (unspecified,
+ * loopback, multicast, IPv4 broadcast or 0.0.0.0/8). Answer a malformed
+ * one with Malformed Message. */
+bool convert_source_parse(const struct convert_msg *m,
+			  struct sockaddr_storage *out, socklen_t *out_len,
+			  const char **why);
 /* Any TLV, for private types and tests. value is padded with zeros. */
 int convert_put_tlv(struct convert_builder *b, uint8_t type,
 		    const uint8_t *value, size_t value_len);

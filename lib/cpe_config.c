@@ -13,6 +13,8 @@
 
 _Static_assert(sizeof(enum cpe_protocol) == sizeof(int),
 	       "CFG_ENUM stores an int");
+_Static_assert(sizeof(enum cpe_carrier_mode) == sizeof(int),
+	       "CFG_ENUM stores an int");
 _Static_assert(sizeof(enum cpe_open_mode) == sizeof(int),
 	       "CFG_ENUM stores an int");
 _Static_assert(sizeof(enum cpe_path_role) == sizeof(int),
@@ -32,7 +34,9 @@ _Static_assert(sizeof(enum cpe_fail_mode) == sizeof(int),
 #define DEF_PROBE_MS       1000
 #define DEF_FAILURES       3
 #define DEF_FAIL           CPE_FAIL_OPEN
-#define DEF_PROTOCOL       CPE_PROTO_CONVERT
+#define DEF_MODE           CPE_MODE_PLAIN
+#define DEF_PROTOCOL       CPE_PROTO_CONVERT /* in plain mode */
+#define DEF_SOURCE         false
 #define DEF_OPEN           CPE_OPEN_HOLD
 #define DEF_FAST_WAIT_MS   10
 #define DEF_MAX_PER_HOST 1024
@@ -69,11 +73,15 @@ _Static_assert(DEF_PATH_ROLE == 0, "paths[].role defaults to zero");
 static const char need_lan[] =
 	"name the LAN interfaces whose TCP is captured";
 static const char need_conc[] =
-	"the mptun-concentrator to use, e.g. 203.0.113.10:5124";
+	"concentrator.address: missing: the mptun-concentrator to use, e.g. "
+	"203.0.113.10:5124 (only carrier.mode: transparent works without one)";
 static const char need_path_if[] = "the WAN interface of this path";
 static const char auth_socks5[] =
-	"auth needs carrier.protocol: convert (SOCKS5 has no Auth TLV; use "
-	"carrier.socks_user and socks_password)";
+	"auth needs carrier.protocol: convert (SOCKS has no Auth TLV; with "
+	"socks5 use carrier.socks_user and socks_password)";
+static const char auth_transparent[] =
+	"auth does not apply with carrier.mode: transparent (no opening is "
+	"sent, so there is nothing to sign); remove the auth section";
 
 /* The kernel's dev_valid_name(), its isspace() counting 0xa0, plus '%':
  * no existing interface has one, as the kernel reads it as a pattern. */
@@ -304,23 +312,62 @@ static bool check_health(const void *base, char *why, size_t len)
 	return false;
 }
 
+/* The protocol a plain-mode config uses: convert unless the file names
+ * another. */
+static enum cpe_protocol protocol_of(const struct cpe_config *c)
+{
+	return c->protocol == CPE_PROTO_UNSET ? DEF_PROTOCOL : c->protocol;
+}
+
+/* Transparent mode sends no opening: whatever shapes one is refused
+ * rather than silently ignored. */
+static bool transparent_ok(const struct cpe_config *c, char *why, size_t len)
+{
+	const char *key = NULL;
+
+	if (c->protocol != CPE_PROTO_UNSET)
+		key = "protocol";
+	else if (c->source)
+		key = "source: true";
+	else if (c->socks_user || c->socks_password)
+		key = c->socks_user ? "socks_user" : "socks_password";
+	if (!key && c->auth.id) {
+		snprintf(why, len, "%s", auth_transparent);
+		return false;
+	}
+	if (!key)
+		return true;
+	snprintf(why, len, "%s does not apply with mode: transparent (no "
+		 "opening is sent: the concentrator takes destination and source "
+		 "from the connection itself); remove it", key);
+	return false;
+}
+
 /* On the carrier mapping, once all its keys are in. */
 static bool check_carrier(const void *base, char *why, size_t len)
 {
 	const struct cpe_config *c = base;
 	bool user = c->socks_user, password = c->socks_password;
 
+	if (c->mode == CPE_MODE_TRANSPARENT)
+		return transparent_ok(c, why, len);
 	if (user != password) {
 		snprintf(why, len, "socks_user and socks_password go together: "
 			 "set both or neither");
 		return false;
 	}
-	if (user && c->protocol != CPE_PROTO_SOCKS5) {
+	if (user && protocol_of(c) != CPE_PROTO_SOCKS5) {
 		snprintf(why, len, "socks_user and socks_password need "
 			 "protocol: socks5");
 		return false;
 	}
-	if (c->auth.id && c->protocol != CPE_PROTO_CONVERT) {
+	if (c->source && protocol_of(c) != CPE_PROTO_CONVERT) {
+		snprintf(why, len, "source: true needs protocol: convert (the "
+			 "client's address travels in a Convert TLV; SOCKS has "
+			 "no field for it)");
+		return false;
+	}
+	if (c->auth.id && protocol_of(c) != CPE_PROTO_CONVERT) {
 		snprintf(why, len, "%s", auth_socks5);
 		return false;
 	}
@@ -328,15 +375,19 @@ static bool check_carrier(const void *base, char *why, size_t len)
 }
 
 
-/* Whichever of auth and carrier comes last in the file reports a SOCKS5
- * carrier (protocol and auth.id are unset before their sections). */
+/* Whichever of auth and carrier comes last in the file reports a SOCKS
+ * or transparent carrier (mode, protocol and auth.id are unset before
+ * their sections). */
 static bool check_auth(const void *base, char *why, size_t len)
 {
 	const struct cpe_config *c = base;
 
-	if (c->protocol == CPE_PROTO_CONVERT)
+	if (c->mode == CPE_MODE_TRANSPARENT)
+		snprintf(why, len, "%s", auth_transparent);
+	else if (protocol_of(c) != CPE_PROTO_CONVERT)
+		snprintf(why, len, "%s", auth_socks5);
+	else
 		return auth_secret_ok(&c->auth.key, why, len);
-	snprintf(why, len, "%s", auth_socks5);
 	return false;
 }
 
@@ -424,7 +475,14 @@ static bool parse_log_level(const char *s, void *field, char *why,
 
 static const struct cfg_enum protocol_names[] = {
 	{ "convert", CPE_PROTO_CONVERT },
+	{ "socks4", CPE_PROTO_SOCKS4 },
 	{ "socks5", CPE_PROTO_SOCKS5 },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum mode_names[] = {
+	{ "plain", CPE_MODE_PLAIN },
+	{ "transparent", CPE_MODE_TRANSPARENT },
 	{ NULL, 0 },
 };
 
@@ -483,7 +541,7 @@ static const struct cfg_key routing_keys[] = {
 static const struct cfg_key conc_keys[] = {
 	{ .name = "address", .type = CFG_SOCKADDR, .offset = OFF(conc),
 	  .len_offset = OFF(conc_len), .port = CONC_DEFAULT_PORT,
-	  .required = true, .missing = need_conc, .check = check_conc },
+	  .check = check_conc },
 	{ 0 },
 };
 
@@ -515,8 +573,11 @@ static const struct cfg_key health_keys[] = {
 };
 
 static const struct cfg_key carrier_keys[] = {
+	{ .name = "mode", .type = CFG_ENUM, .offset = OFF(mode),
+	  .names = mode_names },
 	{ .name = "protocol", .type = CFG_ENUM, .offset = OFF(protocol),
 	  .names = protocol_names },
+	{ .name = "source", .type = CFG_BOOL, .offset = OFF(source) },
 	{ .name = "socks_user", .type = CFG_STRING, .offset = OFF(socks_user),
 	  .min = 1, .max = MAX_SOCKS_STR },
 	{ .name = "socks_password", .type = CFG_STRING,
@@ -560,8 +621,7 @@ static const struct cfg_key cpe_keys[] = {
 	{ .name = "lan", .type = CFG_MAP, .map = lan_keys, .required = true,
 	  .missing = need_lan },
 	{ .name = "routing", .type = CFG_MAP, .map = routing_keys },
-	{ .name = "concentrator", .type = CFG_MAP, .map = conc_keys,
-	  .required = true, .missing = need_conc },
+	{ .name = "concentrator", .type = CFG_MAP, .map = conc_keys },
 	{ .name = "paths", .type = CFG_MAP_SEQ, .offset = OFF(paths),
 	  .count_offset = OFF(n_paths),
 	  .elem_size = sizeof(struct cpe_path_config), .map = path_keys,
@@ -598,7 +658,9 @@ static bool set_defaults(struct cpe_config *c)
 	c->health_timeout_ms = DEF_PROBE_MS;
 	c->health_failures = DEF_FAILURES;
 	c->fail_mode = DEF_FAIL;
-	c->protocol = DEF_PROTOCOL;
+	c->mode = DEF_MODE;
+	c->protocol = CPE_PROTO_UNSET; /* load_buf resolves it */
+	c->source = DEF_SOURCE;
 	c->fastopen = false; /* see configs/cpe.yaml: kernel issues */
 	c->open_mode = DEF_OPEN;
 	c->fast_wait_ms = DEF_FAST_WAIT_MS;
@@ -629,6 +691,46 @@ static bool any_active(const struct cpe_config *c)
 	return false;
 }
 
+/* The family of a path's source, else its gateway; 0 when it names none. */
+static int path_family(const struct cpe_path_config *p)
+{
+	return p->source.ss_family ? p->source.ss_family : p->gateway.ss_family;
+}
+
+int cpe_config_paths_family(const struct cpe_config *c)
+{
+	if (c->conc.ss_family)
+		return c->conc.ss_family;
+	for (size_t i = 0; i < c->n_paths; i++)
+		if (path_family(&c->paths[i]))
+			return path_family(&c->paths[i]);
+	return AF_INET;
+}
+
+/* Without a concentrator address (transparent mode) nothing sets the
+ * paths' family but the paths themselves: they must agree. */
+static bool paths_one_family(const struct cpe_config *c, char *why, size_t len)
+{
+	int family = cpe_config_paths_family(c);
+
+	for (size_t i = 0; i < c->n_paths; i++) {
+		const struct cpe_path_config *p = &c->paths[i];
+		const char *key = NULL;
+		if (p->source.ss_family && p->source.ss_family != family)
+			key = "source";
+		else if (p->gateway.ss_family && p->gateway.ss_family != family)
+			key = "gateway";
+		if (!key)
+			continue;
+		snprintf(why, len, "paths[%zu].%s is not an %s address: without "
+			 "a concentrator address, the paths' sources and gateways "
+			 "are of one family, the first one named", i, key,
+			 family == AF_INET ? "IPv4" : "IPv6");
+		return false;
+	}
+	return true;
+}
+
 /* What spans sections (their order in the file is free) or a whole
  * sequence (the walker checks each element as it comes), then invariants
  * the daemon relies on whatever the schema says. */
@@ -636,6 +738,7 @@ static bool validate(const struct cpe_config *c, const char *name, char *err,
 		     size_t errlen)
 {
 	const char *why = NULL;
+	char buf[256];
 
 	if (c->tun_name && lan_has(c, c->tun_name))
 		why = "lan.interfaces: lists tun.name: captured packets would "
@@ -644,8 +747,9 @@ static bool validate(const struct cpe_config *c, const char *name, char *err,
 		why = "lan.interfaces: must not be empty";
 	else if (!c->tun_name)
 		why = "tun.name: missing";
-	else if (c->conc.ss_family != AF_INET && c->conc.ss_family != AF_INET6)
-		why = "concentrator.address: missing";
+	else if (c->conc.ss_family != AF_INET && c->conc.ss_family != AF_INET6 &&
+		 (c->conc.ss_family || c->mode != CPE_MODE_TRANSPARENT))
+		why = need_conc;
 	else if (c->tun_address4.len && c->tun_address4.family != AF_INET)
 		why = "tun.address4: not an IPv4 address";
 	else if (c->tun_address6.len && c->tun_address6.family != AF_INET6)
@@ -658,8 +762,10 @@ static bool validate(const struct cpe_config *c, const char *name, char *err,
 	else if (c->n_paths && !any_active(c))
 		why = "paths: no path has role active: a backup path carries "
 		      "data only while no active path is up";
-	else if (c->auth.id && c->protocol != CPE_PROTO_CONVERT)
+	else if (c->auth.id && protocol_of(c) != CPE_PROTO_CONVERT)
 		why = auth_socks5;
+	else if (!c->conc.ss_family && !paths_one_family(c, buf, sizeof(buf)))
+		why = buf;
 	if (why && err && errlen)
 		snprintf(err, errlen, "%s: %s", name, why);
 	return !why;
@@ -691,6 +797,7 @@ struct cpe_config *cpe_config_load_buf(const char *buf, size_t len,
 		goto err_free;
 	if (!validate(c, name, err, errlen))
 		goto err_free;
+	c->protocol = protocol_of(c);
 	return c;
 err_free:
 	cpe_config_free(c);

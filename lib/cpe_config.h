@@ -12,7 +12,16 @@
 #include "auth.h"
 #include "ctl.h"
 
-enum cpe_protocol { CPE_PROTO_CONVERT, CPE_PROTO_SOCKS5 };
+/* CPE_PROTO_UNSET exists only while a file is parsed (so that transparent
+ * mode can refuse a protocol the file names): a loaded config never has
+ * it. */
+enum cpe_protocol {
+	CPE_PROTO_UNSET = -1,
+	CPE_PROTO_CONVERT,
+	CPE_PROTO_SOCKS5,
+	CPE_PROTO_SOCKS4,
+};
+enum cpe_carrier_mode { CPE_MODE_PLAIN, CPE_MODE_TRANSPARENT };
 enum cpe_open_mode { CPE_OPEN_HOLD, CPE_OPEN_FAST };
 enum cpe_path_role { CPE_PATH_ACTIVE, CPE_PATH_BACKUP };
 enum cpe_fail_mode { CPE_FAIL_OPEN, CPE_FAIL_CLOSED };
@@ -49,7 +58,9 @@ struct cpe_config {
 				    capture rules priority+1, path rules priority+2 */
 
 	/* concentrator */
-	struct sockaddr_storage conc;  /* concentrator.address "host:port", required; port default 5124 */
+	struct sockaddr_storage conc;  /* concentrator.address "host:port", port default
+					  5124; required in plain mode; ss_family 0:
+					  none (transparent mode only) */
 	socklen_t conc_len;
 
 	/* paths: the WAN interfaces mptun manages, in file order */
@@ -63,7 +74,14 @@ struct cpe_config {
 	enum cpe_fail_mode fail_mode;    /* health.fail, default open */
 
 	/* carrier */
-	enum cpe_protocol protocol;    /* carrier.protocol: convert|socks5 */
+	enum cpe_carrier_mode mode;    /* carrier.mode: plain (default): MPTCP to
+					  the concentrator with an opening;
+					  transparent: MPTCP to the destination,
+					  no opening */
+	enum cpe_protocol protocol;    /* carrier.protocol: convert|socks4|socks5
+					  (plain mode) */
+	bool source;                   /* carrier.source, default false: the
+					  Convert opening carries the Source TLV */
 	char *socks_user;              /* carrier.socks_user (socks5), optional */
 	char *socks_password;          /* carrier.socks_password, optional */
 	bool fastopen;                 /* carrier.fastopen, default false: when
@@ -100,5 +118,10 @@ struct cpe_config *cpe_config_load_buf(const char *buf, size_t len,
 				       size_t errlen);
 struct cpe_config *cpe_config_ref(struct cpe_config *c);
 void cpe_config_unref(struct cpe_config *c); /* NULL ok */
+
+/* The address family of the paths' sources and gateways: the
+ * concentrator's, or without one (transparent mode) the family of the
+ * first source or gateway a path names, else AF_INET. */
+int cpe_config_paths_family(const struct cpe_config *c);
 
 #endif

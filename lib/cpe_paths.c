@@ -167,7 +167,10 @@ static void set_up(struct path *p, bool up, const char *why)
 		p->since_ms = loop_now_ms(p->owner->loop);
 	p->confirmed = up;
 	p->up = up;
-	if (up) {
+	if (up && !p->owner->cfg->conc.ss_family) {
+		log_info("path %s up: source %s, link up (no concentrator to "
+			 "probe)", p->cfg->interface, sa_str(&p->src, a, sizeof(a)));
+	} else if (up) {
 		log_info("path %s up: source %s, probe answered in %u.%03u ms",
 			 p->cfg->interface, sa_str(&p->src, a, sizeof(a)),
 			 p->rtt_us / 1000, p->rtt_us % 1000);
@@ -236,6 +239,12 @@ static void probe_now(struct path *p)
 	}
 	if (!usable(p)) {
 		probe_done(p, &r);
+		return;
+	}
+	if (!c->conc.ss_family) {
+		/* transparent mode without a concentrator address: nothing to
+		 * probe, the path is up while its link is */
+		set_up(p, true, NULL);
 		return;
 	}
 	p->probe = probe_start(p->owner->loop, (struct sockaddr *)&c->conc, c->conc_len,
@@ -398,7 +407,7 @@ static bool setup(struct cpe_paths *o, struct cpe_config *cfg)
 
 	o->cfg = cpe_config_ref(cfg);
 	o->gen++;
-	o->family = cfg->conc.ss_family;
+	o->family = cpe_config_paths_family(cfg);
 	o->table = cfg->route_table;
 	o->priority = cfg->rule_priority + 2;
 	if (!cfg->n_paths)
@@ -476,7 +485,7 @@ static bool same_paths(const struct cpe_config *a, const struct cpe_config *b)
 {
 	if (a->n_paths != b->n_paths || a->route_table != b->route_table ||
 	    a->rule_priority != b->rule_priority ||
-	    a->conc.ss_family != b->conc.ss_family)
+	    cpe_config_paths_family(a) != cpe_config_paths_family(b))
 		return false;
 	for (size_t i = 0; i < a->n_paths; i++) {
 		const struct cpe_path_config *x = &a->paths[i], *y = &b->paths[i];

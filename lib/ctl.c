@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "metrics.h"
 
 #define CTL_CONN_LIMIT 64
 #define CTL_PER_IP_LIMIT 16
@@ -461,6 +462,29 @@ json_t *ctl_self_json(const struct ctl_self *s)
 			 (double)(loop_clock_ms() - s->started_ms) / 1000.0,
 			 "reloads", (json_int_t)s->reloads, "reload_failures",
 			 (json_int_t)s->reload_failures);
+}
+
+void ctl_self_metrics(struct metrics *x, const struct ctl_self *self)
+{
+	metrics_family(x, "mptun_build_info", "gauge", "Always 1.");
+	metrics_u64(x, "mptun_build_info", 1, "daemon", self->daemon, "version",
+		    MPTUN_VERSION, NULL);
+	metrics_family(x, "mptun_start_time_seconds", "gauge",
+		       "Unix time the daemon started.");
+	metrics_u64(x, "mptun_start_time_seconds", (uint64_t)self->started,
+		    NULL);
+	metrics_family(x, "mptun_reloads_total", "counter",
+		       "Configuration reloads, by result.");
+	metrics_u64(x, "mptun_reloads_total", self->reloads, "result", "ok",
+		    NULL);
+	metrics_u64(x, "mptun_reloads_total", self->reload_failures, "result",
+		    "failed", NULL);
+}
+
+void ctl_reply_reload(struct ctl_reply *rp, bool ok, const char *msg)
+{
+	ctl_reply_json(rp, ok ? 200 : 400,
+		       json_pack("{sbss}", "ok", ok, "message", msg));
 }
 
 json_t *ctl_json_addr(const struct sockaddr *sa)

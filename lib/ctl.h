@@ -94,6 +94,11 @@ struct ctl_self {
 void ctl_self_init(struct ctl_self *s, const char *daemon, const char *config);
 /* A /status object with the fields every daemon has (docs/control.md). */
 json_t *ctl_self_json(const struct ctl_self *s);
+struct metrics;
+/* The metric families every daemon has: build info, start time, reloads. */
+void ctl_self_metrics(struct metrics *x, const struct ctl_self *self);
+/* The answer to POST /reload: 200 or 400, {"ok": ok, "message": msg}. */
+void ctl_reply_reload(struct ctl_reply *rp, bool ok, const char *msg);
 
 /* "addr:port" as a JSON string, null for AF_UNSPEC. */
 json_t *ctl_json_addr(const struct sockaddr *sa);

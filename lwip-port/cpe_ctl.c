@@ -120,22 +120,8 @@ void cpe_ctl_status(struct cpe *c, const struct ctl_self *self,
 
 /* ---- /metrics ---- */
 
-static void metrics_self(struct metrics *x, const struct cpe *c,
-			 const struct ctl_self *self)
+static void metrics_flows(struct metrics *x, const struct cpe *c)
 {
-	metrics_family(x, "mptun_build_info", "gauge", "Always 1.");
-	metrics_u64(x, "mptun_build_info", 1, "daemon", self->daemon, "version",
-		    MPTUN_VERSION, NULL);
-	metrics_family(x, "mptun_start_time_seconds", "gauge",
-		       "Unix time the daemon started.");
-	metrics_u64(x, "mptun_start_time_seconds", (uint64_t)self->started,
-		    NULL);
-	metrics_family(x, "mptun_reloads_total", "counter",
-		       "Configuration reloads, by result.");
-	metrics_u64(x, "mptun_reloads_total", self->reloads, "result", "ok",
-		    NULL);
-	metrics_u64(x, "mptun_reloads_total", self->reload_failures, "result",
-		    "failed", NULL);
 	metrics_family(x, "mptun_flows_active", "gauge", "Flows open.");
 	metrics_u64(x, "mptun_flows_active", c->n_flows, NULL);
 	metrics_family(x, "mptun_flows_total", "counter",
@@ -240,7 +226,8 @@ void cpe_ctl_metrics(struct cpe *c, const struct ctl_self *self,
 		ctl_reply_error(rp, 500, "out of memory");
 		return;
 	}
-	metrics_self(&x, c, self);
+	ctl_self_metrics(&x, self);
+	metrics_flows(&x, c);
 	metrics_counters(&x, c);
 	metrics_paths(&x, v, n);
 	if (!(body = metrics_close(&x, &len))) {

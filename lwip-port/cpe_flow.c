@@ -1,6 +1,7 @@
 /* CPE flows: open the MPTCP connection with the carrier's opening in its
  * SYN (hold: before lwIP answers the LAN SYN; fast: with the client's first
- * bytes), then relay with backpressure both ways:
+ * bytes), or in transparent mode to the destination itself with no
+ * opening, then relay with backpressure both ways:
  *   LAN -> socket: lwIP's pbufs are sent as they come; what the socket does
  *     not take stays queued and is not tcp_recved(), so the window closes.
  *   socket -> LAN: read only what tcp_sndbuf() has room for; when it is
@@ -205,12 +206,17 @@ static int send_opening(struct cpe_flow *f)
 	return 0;
 }
 
+static socklen_t sa_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
 /* Fail-open: no path reaches the concentrator, so the flow goes straight
  * to its destination from the CPE, and stays there until it ends. */
 static int open_direct(struct cpe_flow *f)
 {
-	socklen_t len = f->dst.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						     : sizeof(struct sockaddr_in);
+	socklen_t len = sa_len(&f->dst);
 
 	f->direct = true;
 	f->cpe->ctr.direct++;
@@ -222,9 +228,53 @@ static int open_direct(struct cpe_flow *f)
 	return loop_add_fd(f->cpe->loop, f->sfd, EPOLLOUT, on_sock, f);
 }
 
-/* The opening (and first bytes) go in the SYN with MSG_FASTOPEN; if the
- * kernel cannot put them there, they follow the handshake. The connection
- * starts on the path cpe_paths_pick() names. */
+/* The MPTCP connection to to (the concentrator, or in transparent mode
+ * the destination), from src when a path was picked: the opening (and
+ * first bytes) go in the SYN with MSG_FASTOPEN; if the kernel cannot put
+ * them there, they follow the handshake. An IPv6 flow cannot start from
+ * an IPv4 path's source (transparent mode): it follows the routes. */
+static int open_mptcp(struct cpe_flow *f, const struct sockaddr *to, socklen_t to_len,
+		      const struct sockaddr *src, socklen_t src_len, uint32_t ev)
+{
+	ssize_t n;
+	int r;
+
+	if ((f->sfd = sockopt_mptcp_client(to->sa_family)) < 0)
+		return f->sfd;
+	if (src && src->sa_family == to->sa_family &&
+	    (r = sockopt_bind_source(f->sfd, src, src_len)) < 0)
+		return r;
+	if (f->cpe->cfg->fastopen && f->opening_len)
+		n = sendto(f->sfd, f->opening, f->opening_len,
+			   MSG_FASTOPEN | MSG_NOSIGNAL, to, to_len);
+	else
+		n = connect(f->sfd, to, to_len);
+	if (n < 0 && errno != EINPROGRESS)
+		return -errno;
+	f->opening_off = n > 0 ? (size_t)n : 0;
+	if (f->opening_off < f->opening_len)
+		ev |= EPOLLOUT;
+	return loop_add_fd(f->cpe->loop, f->sfd, ev, on_sock, f);
+}
+
+/* The plain-mode opening for this flow, or none in transparent mode. */
+static int opening_for(struct cpe_flow *f, uint8_t *head, size_t cap)
+{
+	const struct cpe_config *cfg = f->cpe->cfg;
+	struct sockaddr_storage client;
+	const struct flownat_tuple *t = &f->nat->orig;
+
+	if (cfg->mode == CPE_MODE_TRANSPARENT)
+		return 0;
+	cpe_tuple_addr(t->family, t->client, t->client_port, &client);
+	return carrier_opening(cfg, (struct sockaddr *)&f->dst,
+			       (struct sockaddr *)&client, head, cap);
+}
+
+/* The connection starts on the path cpe_paths_pick() names. Transparent
+ * mode connects to the destination and waits for the connect (EPOLLOUT)
+ * as direct flows do; plain mode connects to the concentrator and waits
+ * for its answer (EPOLLIN). */
 static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 {
 	const struct cpe_config *cfg = f->cpe->cfg;
@@ -234,16 +284,13 @@ static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 	enum cpe_pick pick =
 		cpe_paths_pick(f->cpe->paths, &src, &src_len, &f->path);
 	int hl = 0;
-	ssize_t n;
-	int r;
 
 	f->open_us = now_us();
 	if (pick == CPE_PICK_NONE && cfg->fail_mode == CPE_FAIL_CLOSED) {
 		f->cpe->ctr.no_path++;
 		return -ENETUNREACH;
 	}
-	if (pick != CPE_PICK_NONE &&
-	    (hl = carrier_opening(cfg, (struct sockaddr *)&f->dst, head, sizeof(head))) < 0)
+	if (pick != CPE_PICK_NONE && (hl = opening_for(f, head, sizeof(head))) < 0)
 		return hl;
 	if (!(f->opening = malloc((size_t)hl + dlen + 1)))
 		return -ENOMEM;
@@ -253,27 +300,17 @@ static int open_carrier(struct cpe_flow *f, const uint8_t *data, size_t dlen)
 	f->opening_len = (size_t)hl + dlen;
 	if (pick == CPE_PICK_NONE)
 		return open_direct(f);
-	cpe_flow_log(f, LOG_DEBUG, "opening (%s) via %s",
+	f->transparent = cfg->mode == CPE_MODE_TRANSPARENT;
+	cpe_flow_log(f, LOG_DEBUG, "opening (%s%s) via %s",
 		     f->state == CF_CONNECTING ? "hold" : "fast",
+		     f->transparent ? ", transparent" : "",
 		     pick == CPE_PICK_PATH ? cpe_paths_name(f->cpe->paths, f->path)
 					   : "the main routing table");
-	if ((f->sfd = sockopt_mptcp_client(cfg->conc.ss_family)) < 0)
-		return f->sfd;
-	if (src && (r = sockopt_bind_source(f->sfd, src, src_len)) < 0)
-		return r;
-	if (cfg->fastopen)
-		n = sendto(f->sfd, f->opening, f->opening_len,
-			   MSG_FASTOPEN | MSG_NOSIGNAL,
-			   (const struct sockaddr *)&cfg->conc, cfg->conc_len);
-	else
-		n = connect(f->sfd, (const struct sockaddr *)&cfg->conc, cfg->conc_len);
-	if (n < 0 && errno != EINPROGRESS)
-		return -errno;
-	f->opening_off = n > 0 ? (size_t)n : 0;
-	r = loop_add_fd(f->cpe->loop, f->sfd,
-			EPOLLIN | (f->opening_off < f->opening_len ? EPOLLOUT : 0),
-			on_sock, f);
-	return r;
+	if (f->transparent)
+		return open_mptcp(f, (struct sockaddr *)&f->dst, sa_len(&f->dst),
+				  src, src_len, EPOLLOUT);
+	return open_mptcp(f, (const struct sockaddr *)&cfg->conc, cfg->conc_len,
+			  src, src_len, EPOLLIN);
 }
 
 /* The answer. */
@@ -298,7 +335,7 @@ static void answer_ok(struct cpe_flow *f, size_t consumed)
 
 	metrics_hist_observe(&f->cpe->connect, us);
 	cpe_flow_log(f, LOG_DEBUG, "connected%s in %llu.%03llu ms",
-		     f->direct ? " directly" : "",
+		     f->direct ? " directly" : f->transparent ? " (transparent)" : "",
 		     (unsigned long long)(us / 1000),
 		     (unsigned long long)(us % 1000));
 
@@ -518,7 +555,8 @@ static void relay(struct cpe_flow *f)
 	set_sock_events(f, ev);
 }
 
-/* Fail-open: the direct connection's outcome is its answer. */
+/* Fail-open and transparent mode: the connection's outcome is its answer,
+ * once the client's first bytes (fast) are all sent. */
 static void direct_connected(struct cpe_flow *f)
 {
 	int err = sockopt_so_error(f->sfd), r;
@@ -528,6 +566,8 @@ static void direct_connected(struct cpe_flow *f)
 		return;
 	if (!err && (r = send_opening(f)) < 0)
 		err = -r;
+	if (!err && f->opening_off < f->opening_len)
+		return; /* the rest at the next EPOLLOUT */
 	switch (err) {
 	case 0:
 		answer_ok(f, 0);
@@ -557,7 +597,7 @@ static void on_sock(struct loop *l, int fd, uint32_t ev, void *arg)
 	switch (f->state) {
 	case CF_CONNECTING:
 	case CF_FAST_CONNECTING:
-		if (f->direct) {
+		if (f->direct || f->transparent) {
 			direct_connected(f);
 			return;
 		}

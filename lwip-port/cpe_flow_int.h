@@ -35,6 +35,8 @@ struct cpe_flow {
 	struct tcp_pcb *pcb;
 	bool pcb_aborted; /* tcp_abort()ed inside an lwIP callback */
 	bool direct;	  /* fail-open: sfd is TCP to dst itself, no opening */
+	bool transparent; /* carrier.mode transparent: sfd is MPTCP to dst
+			     itself, no opening; its connect is the answer */
 	bool pending;	  /* still opening: counted in host->pending */
 	struct host_entry *host; /* its LAN host's counts */
 	struct sockaddr_storage dst;

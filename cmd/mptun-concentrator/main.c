@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "loop.h"
+#include "nft.h"
 #include "privdrop.h"
 #include "sockopt.h"
 #include "sysctl.h"
@@ -28,6 +29,7 @@ struct main_ctx {
 	bool draining;
 	struct ctl *ctl;
 	struct ctl_self self;
+	struct conc_config *tproxy; /* what nftables and routing were set for */
 };
 
 static const struct cli_info cli = {
@@ -71,6 +73,22 @@ static void raise_nofile(void)
 	}
 }
 
+/* What nftables and the policy routing were installed for at start. */
+static bool tproxy_changed(const struct conc_config *c,
+			   const struct conc_config *o)
+{
+	bool ifs = c->n_transparent_ifs != o->n_transparent_ifs;
+
+	for (size_t i = 0; !ifs && i < c->n_transparent_ifs; i++)
+		ifs = strcmp(c->transparent_ifs[i], o->transparent_ifs[i]) != 0;
+	return ifs || c->transparent_enabled != o->transparent_enabled ||
+	       c->transparent_port != o->transparent_port ||
+	       c->source_preserve != o->source_preserve ||
+	       c->tproxy_table != o->tproxy_table ||
+	       c->tproxy_priority != o->tproxy_priority ||
+	       c->tproxy_mark != o->tproxy_mark;
+}
+
 /* SIGHUP and POST /reload: false, with why in msg, when the file is
  * refused (the running configuration stays). */
 static bool reload(struct main_ctx *m, char *msg, size_t len)
@@ -92,18 +110,19 @@ static bool reload(struct main_ctx *m, char *msg, size_t len)
 			addr_port((struct sockaddr *)&o->listen) ||
 		c->workers != o->workers ||
 		memcmp(&c->control.http, &o->control.http, sizeof(c->control.http)) ||
-		strcmp(c->control.socket, o->control.socket);
+		strcmp(c->control.socket, o->control.socket) ||
+		tproxy_changed(c, o);
 	if (later)
-		log_warnx("reload: listen, workers and control changes take effect "
-			  "at restart");
+		log_warnx("reload: listen, workers, control, transparent, "
+			  "source.preserve and tproxy changes take effect at restart");
 	log_set_level(c->log_level);
 	conc_workers_reload(&m->d, c);
 	conc_config_unref(m->d.cfg);
 	m->d.cfg = c;
 	m->self.reloads++;
 	snprintf(msg, len, "reloaded %s%s", m->config_path,
-		 later ? "; listen, workers and control changes take effect at "
-			 "restart" : "");
+		 later ? "; listen, workers, control, transparent, source.preserve "
+			 "and tproxy changes take effect at restart" : "");
 	log_info("reloaded %s", m->config_path);
 	return true;
 }
@@ -136,8 +155,7 @@ static void on_reload(void *arg, const struct ctl_req *rq, struct ctl_reply *rp)
 	char msg[768];
 	bool ok = reload(arg, msg, sizeof(msg));
 
-	ctl_reply_json(rp, ok ? 200 : 400,
-		       json_pack("{sbss}", "ok", ok, "message", msg));
+	ctl_reply_reload(rp, ok, msg);
 }
 
 static const struct ctl_route routes[] = {
@@ -177,6 +195,57 @@ static void on_signal(struct loop *l, int signo, void *arg)
 	loop_stop(l);
 }
 
+/* Transparent sockets and the removal of the rules at exit need
+ * CAP_NET_ADMIN; nothing else does. */
+static int drop_privileges(struct main_ctx *m)
+{
+	static const cap_value_t net_admin[] = { CAP_NET_ADMIN };
+	bool keep = m->d.transparent || m->d.preserve;
+	char err[512];
+
+	if (privdrop(m->d.cfg->user, net_admin, keep ? 1 : 0, err,
+		     sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("running as %s %s", m->d.cfg->user,
+		 keep ? "with CAP_NET_ADMIN only" : "without capabilities");
+	return 0;
+}
+
+/* Transparent mode and source preservation: the nftables table and the
+ * policy routing, installed for the start configuration (kept in
+ * m->tproxy until they are removed). */
+static void tproxy_setup(struct main_ctx *m)
+{
+	char err[512];
+
+	if (!conc_config_needs_tproxy(m->d.cfg))
+		return;
+	if (conc_tproxy_setup(m->d.cfg, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	m->tproxy = conc_config_ref(m->d.cfg);
+	m->d.transparent = m->tproxy->transparent_enabled;
+	m->d.preserve = m->tproxy->source_preserve;
+	log_info("nftables table inet %s and fwmark 0x%x lookup %u installed%s%s",
+		 NFT_TPROXY_TABLE, m->tproxy->tproxy_mark, m->tproxy->tproxy_table,
+		 m->d.transparent ? "; transparent listener" : "",
+		 m->d.preserve ? "; source preservation" : "");
+}
+
+static void tproxy_teardown(struct main_ctx *m)
+{
+	char err[512];
+
+	if (!m->tproxy)
+		return;
+	if (conc_tproxy_teardown(m->tproxy, err, sizeof(err)) < 0)
+		log_error("removing the nftables table or the policy routing: "
+			  "%s (the next start removes them)", err);
+	conc_config_unref(m->tproxy);
+	m->tproxy = NULL;
+}
+
 static unsigned worker_count(const struct conc_config *c)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -201,7 +270,7 @@ static int run(struct main_ctx *m)
 	if ((r = conc_limits_init(&m->d.limits)) < 0)
 		fatalx("out of memory");
 	m->d.n_workers = worker_count(m->d.cfg);
-	if ((r = conc_workers_start(&m->d)) < 0) {
+	if ((r = conc_workers_init(&m->d)) < 0) {
 		log_error("cannot start workers: %s", strerror(-r));
 		conc_workers_drain(&m->d);
 		goto out;
@@ -214,16 +283,17 @@ static int run(struct main_ctx *m)
 		r = -EADDRINUSE;
 		goto out;
 	}
-	/* The listeners are bound: nothing left needs root. The workers
-	 * run already; the id change reaches them too (see privdrop.h). */
-	if (m->d.cfg->user) {
-		if (privdrop(m->d.cfg->user, NULL, 0, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			conc_workers_drain(&m->d);
-			r = -EPERM;
-			goto out;
-		}
-		log_info("running as %s without capabilities", m->d.cfg->user);
+	/* The listeners are bound: nothing left needs root. One thread
+	 * yet, so a capability can be kept for all (see privdrop.h). */
+	if (m->d.cfg->user && drop_privileges(m) < 0) {
+		conc_workers_drain(&m->d);
+		r = -EPERM;
+		goto out;
+	}
+	if ((r = conc_workers_run(&m->d)) < 0) {
+		log_error("cannot start workers: %s", strerror(-r));
+		conc_workers_drain(&m->d);
+		goto out;
 	}
 	log_info("listening on %s with %u workers",
 		 addr_str((struct sockaddr *)&m->d.cfg->listen, a, sizeof(a)),
@@ -268,9 +338,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	check_tfo_sysctl(m.d.cfg);
+	tproxy_setup(&m);
 	m.config_path = o.config;
 	ctl_self_init(&m.self, "mptun-concentrator", o.config);
 	rc = run(&m);
+	tproxy_teardown(&m);
 	conc_config_unref(m.d.cfg);
 	log_info("stopped");
 	return rc;

@@ -5,10 +5,15 @@
  *   same message, no longer than the original;
  * - a prefix of the input is either CONVERT_SHORT or fails exactly like
  *   the whole input (the decoder may fail early, never differently);
- * - a fault is consistent with the input it describes. */
+ * - a fault is consistent with the input it describes;
+ * - convert_source_parse accepts a Source TLV only of 5 words, gives the
+ *   address and port of its value, and what it accepts re-encodes
+ *   (convert_put_source_sa) to the same value. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
 
 #include "convert.h"
 
@@ -158,6 +163,40 @@ static void check_prefix(const uint8_t *data, size_t size,
 		      strcmp(r.fault.reason, whole->fault.reason) == 0);
 }
 
+static void check_source(const struct convert_msg *m)
+{
+	static struct convert_builder b;
+	static struct result again;
+	struct sockaddr_storage ss, back;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+	const char *why = NULL;
+	socklen_t len, blen;
+
+	if (!convert_source_parse(m, &ss, &len, &why)) {
+		check(why != NULL);
+		return;
+	}
+	check(m->source_len == CONVERT_SOURCE_TLV_LEN - 2);
+	if (ss.ss_family == AF_INET) {
+		check(len == sizeof(*s4));
+		check(!memcmp(&s4->sin_port, m->source, 2));
+		check(!memcmp(&s4->sin_addr, m->source + 14, 4));
+	} else {
+		check(ss.ss_family == AF_INET6 && len == sizeof(*s6));
+		check(!memcmp(&s6->sin6_port, m->source, 2));
+		check(!memcmp(&s6->sin6_addr, m->source + 2, 16));
+	}
+	convert_begin(&b);
+	check(convert_put_source_sa(&b, (struct sockaddr *)&ss) == 0);
+	decode(b.buf, convert_finish(&b), &again);
+	check(again.st == CONVERT_OK);
+	check(bytes_equal(again.msg.source, again.msg.source_len, m->source,
+			  m->source_len));
+	check(convert_source_parse(&again.msg, &back, &blen, &why));
+	check(blen == len && !memcmp(&back, &ss, len));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct result whole;
@@ -169,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(whole.consumed <= size && whole.consumed >= 4);
 		check(whole.consumed == data[1] * 4u);
 		check_round_trip(&whole);
+		check_source(&whole.msg);
 	} else if (whole.st == CONVERT_BAD) {
 		check_fault(data, size, &whole.fault);
 	} else {

@@ -34,7 +34,11 @@
  *       0x02 flow.max 4, max_per_host 2, max_pending_per_host 1 (else 16;
  *            flow.idle_timeout is 30s in both, the rest the defaults),
  *       0x0c lwIP's initial sequence number, one of isns[],
- *       0x10 the input plays the concentrator.
+ *       0x10 the input plays the concentrator,
+ *       0x60 the carrier: 0x00 Convert, 0x20 Convert with carrier.source,
+ *            0x40 carrier.mode transparent (without 0x10 its connects
+ *            fail at once: no packet leaves for a real destination),
+ *            0x60 SOCKS4.
  * Op, for a packet from the LAN (0x80 clear):
  *       0x01 fix the IP lengths (and a TCP data offset out of range),
  *       0x02 fix the IPv4 header and TCP checksums (after everything else),
@@ -43,9 +47,11 @@
  *       0x08 aim: the addresses become C -> D, the ports stay.
  * Op, for the concentrator (0x80 set; bytes[0] picks the connection, in
  * the order the flows opened them), op & 7:
- *       0 the Convert answer "connected", then bytes[1..] as data,
+ *       0 the answer "connected" (Convert, or SOCKS4's 0x5A; transparent
+ *       mode has none), then bytes[1..] as data,
  *       1 bytes[1..] as they are, 2 an Error TLV (code bytes[1], value
- *       bytes[2..]), 3 shutdown (end of data), 4 close, 5 read what the
+ *       bytes[2..]; SOCKS4: a reply with code bytes[1]), 3 shutdown (end
+ *       of data), 4 close, 5 read what the
  *       CPE sent, 6 toggle reading it after every round, 7 bytes[1] KiB of
  *       data (to fill buffers).
  * Either: 0x70 then advance the clock by steps[op >> 4 & 7].
@@ -59,7 +65,9 @@
  * - what lwIP sends a flow is what its concentrator sent, at the same
  *   offset, never beyond it, and a FIN comes exactly after all of it, only
  *   once the concentrator ended its data;
- * - the CPE's first bytes to a concentrator are a Convert header;
+ * - the CPE's first bytes to a concentrator are a Convert header (with
+ *   carrier.source, whose Source TLV is the flow's LAN client) or a
+ *   SOCKS4 CONNECT to the flow's destination port;
  * - the stack reads every packet written to the TUN (tun_in) and counts
  *   every packet it writes back (tun_out);
  * - at the end no flow, pcb, lwIP timer, lwIP memory or file descriptor
@@ -99,6 +107,10 @@
 #define OP_AIM	     0x08
 #define OP_CONC	     0x80
 #define MODE_PLAY    0x10
+#define MODE_CARRIER 0x60
+#define CARRIER_SOURCE 0x20
+#define CARRIER_TRANSPARENT 0x40
+#define CARRIER_SOCKS4 0x60
 #define MAX_CONC     16
 #define CONC_LOG     65536
 #define TCP_FIN_FLAG 0x01
@@ -138,7 +150,7 @@ struct conc {
 	bool reading;	 /* read after every round */
 	uint64_t n;	 /* bytes of data written */
 	uint8_t *log;	 /* the first CONC_LOG of them */
-	uint8_t head[4]; /* the first bytes the CPE sent */
+	uint8_t head[64]; /* the first bytes the CPE sent */
 	size_t n_read;
 };
 
@@ -148,6 +160,7 @@ struct run {
 	int fd[2]; /* the stack's "TUN", the LAN's end */
 	int free_fd;
 	bool play;   /* mode 0x10 */
+	uint8_t carrier; /* mode & 0x60 */
 	bool cur_ok; /* cur is the packet being processed */
 	bool unsure; /* a connection opened for an unknown flow */
 	bool busy;   /* the last round wrote or read something */
@@ -162,7 +175,7 @@ struct run {
 	size_t n_conc;
 };
 
-static struct cpe_config *cfgs[4];
+static struct cpe_config *cfgs[16];
 static uint64_t fake_ms = CLOCK_START;
 static uint32_t rand_word;
 static struct run *the_run;
@@ -222,6 +235,7 @@ int fuzz_mptcp_client(int family)
 	k->fd = sv[1];
 	k->known = r->cur_ok;
 	k->t = r->cur;
+	k->answered = r->carrier == CARRIER_TRANSPARENT; /* all is data */
 	r->unsure |= !r->cur_ok;
 	check((k->log = malloc(CONC_LOG)) != NULL);
 	return sv[0];
@@ -229,6 +243,10 @@ int fuzz_mptcp_client(int family)
 
 int fuzz_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	if (!the_run->play && the_run->carrier == CARRIER_TRANSPARENT) {
+		errno = ENETUNREACH;
+		return -1;
+	}
 	if (!the_run->play)
 		return connect(fd, sa, len);
 	errno = EINPROGRESS;
@@ -490,20 +508,60 @@ static void drain(struct run *r)
 
 /* The concentrator's side. */
 
+/* With carrier.source, the whole opening: its Source TLV is the client. */
+static void check_source(const struct conc *k)
+{
+	static struct convert_msg m;
+	struct convert_fault f;
+	struct sockaddr_storage ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+	const char *why;
+	socklen_t len;
+	size_t used, need = k->head[1] * 4u;
+
+	if (!k->known || need > sizeof(k->head) || k->n_read < need)
+		return;
+	check(convert_decode(k->head, need, &m, &used, &f) == CONVERT_OK);
+	check(convert_source_parse(&m, &ss, &len, &why));
+	check(ss.ss_family == (k->t.v4 ? AF_INET : AF_INET6));
+	if (k->t.v4)
+		check(!memcmp(&s4->sin_addr, k->t.a, 4) &&
+		      ntohs(s4->sin_port) == k->t.ap);
+	else
+		check(!memcmp(&s6->sin6_addr, k->t.a, 16) &&
+		      ntohs(s6->sin6_port) == k->t.ap);
+}
+
+/* VN 4, CONNECT, the destination port. */
+static void check_socks4(const struct conc *k)
+{
+	check(k->head[0] == 4 && k->head[1] == 1);
+	if (k->known)
+		check(be16(k->head + 2) == k->t.bp);
+}
+
 static void conc_read(struct run *r, struct conc *k)
 {
 	static uint8_t buf[BUF];
 	ssize_t n;
 
 	while (k->fd >= 0 && (n = recv(k->fd, buf, sizeof(buf), 0)) > 0) {
-		for (size_t i = 0; i < (size_t)n && k->n_read + i < 4; i++)
+		for (size_t i = 0; i < (size_t)n && k->n_read + i < sizeof(k->head); i++)
 			k->head[k->n_read + i] = buf[i];
 		k->n_read += (size_t)n;
 		r->busy = true;
 	}
-	if (k->n_read >= 4)
-		check(k->head[0] == CONVERT_VERSION && k->head[2] == 0x22 &&
-		      k->head[3] == 0x63);
+	if (k->n_read < 4 || r->carrier == CARRIER_TRANSPARENT)
+		return; /* transparent: the client's own bytes */
+	if (r->carrier == CARRIER_SOCKS4) {
+		check_socks4(k);
+		return;
+	}
+	check(k->head[0] == CONVERT_VERSION && k->head[2] == 0x22 &&
+	      k->head[3] == 0x63);
+	if (r->carrier == CARRIER_SOURCE)
+		check_source(k);
 }
 
 /* data: bytes of the flow's data stream (else part of an answer). Returns
@@ -534,13 +592,21 @@ static void conc_answer(struct conc *k, uint8_t code, const uint8_t *v,
 			size_t len, bool ok)
 {
 	struct convert_builder b;
+	size_t n;
 
 	if (k->answered || k->raw)
 		return;
-	convert_begin(&b);
-	if (!ok && convert_put_error(&b, code, v, len) < 0)
-		return;
-	if (conc_write(k, b.buf, convert_finish(&b), false)) {
+	if (the_run->carrier == CARRIER_SOCKS4) {
+		uint8_t reply[8] = { 0, ok ? 0x5a : code };
+		memcpy(b.buf, reply, sizeof(reply));
+		n = sizeof(reply);
+	} else {
+		convert_begin(&b);
+		if (!ok && convert_put_error(&b, code, v, len) < 0)
+			return;
+		n = convert_finish(&b);
+	}
+	if (conc_write(k, b.buf, n, false)) {
 		k->answered = ok && !k->raw;
 		k->raw |= !ok;
 	}
@@ -781,8 +847,9 @@ static void setup(struct run *r, uint8_t mode)
 	memset(r, 0, sizeof(*r));
 	the_run = r;
 	r->free_fd = lowest_free_fd();
-	r->c.cfg = cfgs[mode & 3];
+	r->c.cfg = cfgs[(mode & 3) | (mode & MODE_CARRIER) >> 3];
 	r->play = mode & MODE_PLAY;
+	r->carrier = mode & MODE_CARRIER;
 	fake_ms = CLOCK_START;
 	/* Flush lwIP's pool of random numbers: every value is the ISN now. */
 	rand_word = isns[mode >> 2 & 3];
@@ -854,16 +921,21 @@ static void teardown(struct run *r)
 	check(lowest_free_fd() == r->free_fd);
 }
 
-static struct cpe_config *load(bool fast, bool small)
+static struct cpe_config *load(bool fast, bool small, uint8_t carrier)
 {
 	char yaml[512], err[256];
 	struct cpe_config *c;
+	const char *car = carrier == CARRIER_SOURCE	 ? "{source: true}"
+			  : carrier == CARRIER_TRANSPARENT ? "{mode: transparent}"
+			  : carrier == CARRIER_SOCKS4	 ? "{protocol: socks4}"
+							 : "{}";
 	int n = snprintf(yaml, sizeof(yaml),
 			 "lan:\n  interfaces:\n    - lan0\n"
 			 "concentrator:\n  address: \"127.0.0.1:1\"\n"
+			 "carrier: %s\n"
 			 "flow:\n  open: %s\n  idle_timeout: 30s\n  max: %u\n"
 			 "  max_per_host: %u\n  max_pending_per_host: %u\n",
-			 fast ? "fast" : "hold", small ? 4 : 16, small ? 2 : 16,
+			 car, fast ? "fast" : "hold", small ? 4 : 16, small ? 2 : 16,
 			 small ? 1 : 16);
 
 	c = cpe_config_load_buf(yaml, (size_t)n, "fuzz", err, sizeof(err));
@@ -877,8 +949,8 @@ static struct cpe_config *load(bool fast, bool small)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	log_init("fuzz_cpe_packets", true, LOG_ERR);
-	for (unsigned i = 0; i < 4; i++)
-		cfgs[i] = load(i & 1, i & 2);
+	for (unsigned i = 0; i < 16; i++)
+		cfgs[i] = load(i & 1, i & 2, (uint8_t)(i << 3 & MODE_CARRIER));
 	return 0;
 }
 

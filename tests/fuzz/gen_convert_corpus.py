@@ -30,6 +30,13 @@ def connect(addr, port, opts=b""):
     return tlv(0x0A, struct.pack("!H", port) + ip.packed + opts)
 
 
+def source(addr, port):
+    ip = ipaddress.ip_address(addr)
+    if ip.version == 4:
+        ip = ipaddress.IPv6Address("::ffff:" + addr)
+    return tlv(0xC1, struct.pack("!H", port) + ip.packed)
+
+
 INFO = tlv(0x01, b"\0\0")
 V4 = connect("192.0.2.1", 80)
 V6 = connect("2001:db8::1", 443)
@@ -41,7 +48,7 @@ EXT_HDR = tlv(0x14, b"\0\0" + SYNACK_OPTS)
 SUPPORTED = tlv(0x15, b"\0\0" + bytes([30, 4, 8, 3]))
 COOKIE = tlv(0x16, b"\0\0" + bytes.fromhex("deadbeef42"))
 AUTH = tlv(0xC0, bytes(range(40)))
-SOURCE = tlv(0xC1, bytes([10, 0, 0, 2, 0xC3, 0x50]))
+SOURCE = source("192.168.1.10", 50000)
 HTTP = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
 
 SEEDS = {
@@ -62,6 +69,15 @@ SEEDS = {
     "ok_all_tlvs": msg(V4, INFO, EXT_HDR, SUPPORTED, COOKIE,
                        tlv(0x1E, bytes([96])), AUTH, SOURCE),
     "ok_max_len": msg(V6, tlv(0xC0, bytes(1020 - 4 - 20 - 2))),
+    # Source TLVs convert_source_parse accepts, and ones it refuses
+    # (convert_decode keeps any value raw)
+    "ok_source_v4": msg(V4, SOURCE),
+    "ok_source_v6": msg(V6, source("2001:db8:1::10", 51000)),
+    "ok_source_port0": msg(V4, source("192.168.1.10", 0)),
+    "ok_source_loopback": msg(V4, source("::1", 80)),
+    "ok_source_mcast4": msg(V4, source("224.0.0.1", 80)),
+    "ok_source_short": msg(V4, tlv(0xC1, bytes([10, 0, 0, 2, 0xC3, 0x50]))),
+    "ok_source_long": msg(tlv(0xC1, bytes(22))),
     "bad_version": bytes([2, 1, 0x22, 0x63]),
     "bad_socks5_greeting": bytes([5, 1, 0]),
     "bad_total_zero": bytes([1, 0, 0x22, 0x63]),

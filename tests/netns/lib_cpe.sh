@@ -179,7 +179,10 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # pending_host (flow.max_per_host, flow.max_pending_per_host), auth (the
 # auth section as a YAML flow mapping, e.g. auth='{id: a, key: "..."}');
 # ctl_http (control.http, default off), ctl_socket (control.socket, default
-# $TMP/cpe-TUN-PID.sock: one per call).
+# $TMP/cpe-TUN-PID.sock: one per call); mode (carrier.mode: plain, or
+# transparent, which leaves carrier.protocol out), source (carrier.source,
+# default false); conc=none leaves concentrator.address out; mtu (tun.mtu,
+# left out when empty: the daemon's default).
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
 # subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
@@ -189,8 +192,13 @@ cpe_config() {
 		conc=$CONC_ADDR:$CONC_PORT proto=convert open=hold fast_wait=10ms \
 		max=4096 connect=10s idle=5m forward=set level=info paths='' \
 		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2 \
-		user='' per_host=1024 pending_host=256 auth='' ctl_http=off ctl_socket=''
+		user='' per_host=1024 pending_host=256 auth='' ctl_http=off ctl_socket='' \
+		mode=plain source=false carrier conc_yaml mtu=''
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
+	carrier="  protocol: $proto"$'\n'"  source: $source"
+	[ "$mode" = plain ] || carrier="  mode: $mode"
+	conc_yaml="concentrator:"$'\n'"  address: \"$conc\""
+	[ "$conc" = none ] && conc_yaml="concentrator: {}"
 	[ -n "$ctl_socket" ] || ctl_socket=$TMP/cpe-$tun-$BASHPID.sock
 	case $conc in
 	\[*) gw2='"fd64:2::1"' ;;
@@ -201,6 +209,9 @@ cpe_config() {
 	cat <<-EOF
 	tun:
 	  name: $tun
+	EOF
+	[ -n "$mtu" ] && echo "  mtu: $mtu"
+	cat <<-EOF
 	lan:
 	  interfaces: [$lan]
 	EOF
@@ -209,10 +220,9 @@ cpe_config() {
 	routing:
 	  table: $table
 	  priority: $prio
-	concentrator:
-	  address: "$conc"
+	$conc_yaml
 	carrier:
-	  protocol: $proto
+	$carrier
 	  fastopen: $tfo
 	flow:
 	  open: $open

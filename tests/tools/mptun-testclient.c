@@ -52,6 +52,7 @@ enum mode { MODE_CONVERT, MODE_SOCKS5, MODE_SOCKS4, MODE_SOCKS4A, MODE_DIRECT };
 #define TLV_CONNECT 0x0a
 #define TLV_EXT_TCP_HDR 0x14
 #define TLV_ERROR 0x1e
+#define TLV_SOURCE 0xc1 /* mptun private use: the client's own address */
 #define BUF_SIZE (256 * 1024)
 
 struct target {
@@ -75,6 +76,9 @@ struct opts {
 	struct sockaddr_storage via; /* converter / proxy, or the target (direct) */
 	socklen_t via_len;
 	struct target dst;
+	bool have_source;       /* --source: a Source TLV after Connect */
+	struct target source;
+	uint8_t source_words;   /* its length byte (5 unless --source-len) */
 };
 
 /* Bytes received from the peer and not consumed yet. */
@@ -135,6 +139,8 @@ static void usage(void)
 		"  --ttfb              send \"ping\\n\", print us from connect to the first reply byte\n"
 		"  --send-bytes N      send N bytes, shut down, read to EOF, print Mbit/s on stderr\n"
 		"  --timeout SEC       connect/reply/idle timeout (default 30)\n"
+		"  --source ADDR:PORT  add mptun's Source TLV (0xc1) with this address\n"
+		"  --source-words N    its length byte, in 32-bit words (default 5)\n"
 		"exit: 0 ok, 2 usage, 3 Convert error, 4 reset, 5 I/O error/timeout, 6 SOCKS failure\n",
 		prog);
 	exit(EXIT_USAGE);
@@ -228,8 +234,8 @@ static enum mode parse_mode(const char *s)
 
 static void check_opts(struct opts *o, const char *via)
 {
-	if (o->have_raw && o->mode != MODE_CONVERT)
-		die(EXIT_USAGE, "--raw needs --mode convert");
+	if ((o->have_raw || o->have_source) && o->mode != MODE_CONVERT)
+		die(EXIT_USAGE, "--raw and --source need --mode convert");
 	if ((o->user != NULL) != (o->pass != NULL) ||
 	    (o->user && o->mode != MODE_SOCKS5))
 		die(EXIT_USAGE, "--user and --pass go together, with socks5");
@@ -263,13 +269,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "ttfb", no_argument, NULL, 'T' },
 		{ "send-bytes", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 'w' },
+		{ "source", required_argument, NULL, 'c' },
+		{ "source-words", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
 
 	*o = (struct opts){ .proto = IPPROTO_MPTCP, .tfo = true, .stall = -1,
-			    .send_bytes = -1, .timeout_ms = 30000 };
+			    .send_bytes = -1, .timeout_ms = 30000,
+			    .source_words = 5 };
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->mode = parse_mode(optarg); break;
@@ -287,6 +296,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'T': o->ttfb = true; break;
 		case 'S': o->send_bytes = parse_num(optarg, "--send-bytes"); break;
 		case 'w': o->timeout_ms = (int)parse_num(optarg, "--timeout") * 1000; break;
+		case 'c':
+			if (!parse_target(optarg, &o->source) || !o->source.is_addr)
+				die(EXIT_USAGE, "bad --source %s", optarg);
+			o->have_source = true;
+			break;
+		case 'W':
+			o->source_words = (uint8_t)parse_num(optarg, "--source-words");
+			if (o->source_words < 1 || o->source_words > 64)
+				die(EXIT_USAGE, "--source-words: 1 to 64");
+			break;
 		default: usage();
 		}
 	}
@@ -423,18 +442,13 @@ static int open_conn(const struct opts *o, const uint8_t *data, size_t len,
 
 /* ---- Convert (RFC 8803) ---- */
 
-static size_t convert_opening(const struct target *t, uint8_t *out)
+/* Port, then the address as IPv6 (IPv4 v4-mapped): 18 bytes. */
+static void put_port_addr(const struct target *t, uint8_t *p)
 {
-	uint8_t *a = out + 8;
+	uint8_t *a = p + 2;
 
-	out[0] = 1;          /* version */
-	out[1] = 1 + 5;      /* header + Connect TLV, in words */
-	out[2] = CONV_MAGIC >> 8;
-	out[3] = CONV_MAGIC & 0xff;
-	out[4] = TLV_CONNECT;
-	out[5] = 5;
-	out[6] = t->port >> 8;
-	out[7] = t->port & 0xff;
+	p[0] = t->port >> 8;
+	p[1] = t->port & 0xff;
 	if (t->sa.ss_family == AF_INET) {
 		memset(a, 0, 10);
 		a[10] = a[11] = 0xff;
@@ -442,7 +456,32 @@ static size_t convert_opening(const struct target *t, uint8_t *out)
 	} else {
 		memcpy(a, &((struct sockaddr_in6 *)&t->sa)->sin6_addr, 16);
 	}
-	return 24;
+}
+
+/* Header, Connect, and with --source a Source TLV of --source-words
+ * words: port and address, cut short or zero padded to that length. */
+static size_t convert_opening(const struct opts *o, uint8_t *out)
+{
+	uint8_t v[18];
+	size_t n = 24, len = (size_t)o->source_words * 4;
+
+	out[0] = 1;          /* version */
+	out[1] = 1 + 5;      /* header + Connect TLV, in words */
+	out[2] = CONV_MAGIC >> 8;
+	out[3] = CONV_MAGIC & 0xff;
+	out[4] = TLV_CONNECT;
+	out[5] = 5;
+	put_port_addr(&o->dst, out + 6);
+	if (o->have_source && len >= 4) {
+		put_port_addr(&o->source, v);
+		out[1] += o->source_words;
+		out[n] = TLV_SOURCE;
+		out[n + 1] = o->source_words;
+		memset(out + n + 2, 0, len - 2);
+		memcpy(out + n + 2, v, len - 2 < sizeof(v) ? len - 2 : sizeof(v));
+		n += len;
+	}
+	return n;
 }
 
 /* Check a received Convert reply of `len` bytes (total length honoured).
@@ -663,7 +702,7 @@ static size_t opening(const struct opts *o, uint8_t *out)
 		return o->raw_len;
 	}
 	switch (o->mode) {
-	case MODE_CONVERT: n = convert_opening(&o->dst, out); break;
+	case MODE_CONVERT: n = convert_opening(o, out); break;
 	case MODE_SOCKS5: n = socks5_greeting(o, out); break;
 	case MODE_SOCKS4:
 	case MODE_SOCKS4A: n = socks4_request(o, out); break;

@@ -176,6 +176,8 @@ static void test_defaults(void **state)
 	assert_addr(&c->conc, "203.0.113.10:5124");
 	assert_int_equal(c->conc_len, sizeof(struct sockaddr_in));
 	assert_int_equal(c->protocol, CPE_PROTO_CONVERT);
+	assert_int_equal(c->mode, CPE_MODE_PLAIN);
+	assert_false(c->source);
 	assert_null(c->socks_user);
 	assert_null(c->socks_password);
 	assert_int_equal(c->open_mode, CPE_OPEN_HOLD);
@@ -280,11 +282,13 @@ static void test_missing_required(void **state)
 		     "t.yaml:4:3: lan.interfaces: missing required key: name "
 		     "the LAN interfaces whose TCP is captured");
 	expect_error("lan:\n  interfaces: [lan0]\n",
-		     "t.yaml:1:1: concentrator: missing required key: the "
-		     "mptun-concentrator to use, e.g. 203.0.113.10:5124");
+		     "t.yaml: concentrator.address: missing: the "
+		     "mptun-concentrator to use, e.g. 203.0.113.10:5124 (only "
+		     "carrier.mode: transparent works without one)");
 	expect_error("lan:\n  interfaces: [lan0]\nconcentrator: {}\n",
-		     "t.yaml:3:15: concentrator.address: missing required "
-		     "key");
+		     "t.yaml: concentrator.address: missing");
+	expect_error("lan:\n  interfaces: [lan0]\ncarrier: {mode: plain}\n",
+		     "t.yaml: concentrator.address: missing");
 }
 
 static void test_lan_empty(void **state)
@@ -511,7 +515,11 @@ static void test_carrier(void **state)
 
 	expect_error(REQ "carrier:\n  protocol: http\n",
 		     "t.yaml:6:13: carrier.protocol: expected one of convert, "
-		     "socks5; got \"http\"");
+		     "socks4, socks5; got \"http\"");
+	expect_error(REQ "carrier:\n  protocol: socks4\n  socks_user: u\n"
+			 "  socks_password: p\n",
+		     "t.yaml:6:3: carrier: socks_user and socks_password need "
+		     "protocol: socks5");
 	expect_error(REQ "carrier:\n  protocol: socks5\n  socks_user: u\n",
 		     "t.yaml:6:3: carrier: socks_user and socks_password go "
 		     "together: set both or neither");
@@ -580,14 +588,129 @@ static void test_auth_socks5(void **state)
 	expect_error(REQ "carrier: {protocol: socks5}\n"
 			 "auth: {id: a, key: " KEY_HEX "}\n",
 		     "t.yaml:6:7: auth: auth needs carrier.protocol: convert "
-		     "(SOCKS5 has no Auth TLV; use carrier.socks_user and "
-		     "socks_password)");
+		     "(SOCKS has no Auth TLV; with socks5 use carrier.socks_user "
+		     "and socks_password)");
+	expect_error(REQ "carrier: {protocol: socks4}\n"
+			 "auth: {id: a, key: " KEY_HEX "}\n",
+		     "t.yaml:6:7: auth: auth needs carrier.protocol: convert");
+	expect_error(REQ "auth: {id: a, key: " KEY_HEX "}\n"
+			 "carrier: {protocol: socks4}\n",
+		     "t.yaml:6:10: carrier: auth needs carrier.protocol: "
+		     "convert");
 	expect_error(REQ "auth: {id: a, key: " KEY_HEX "}\n"
 			 "carrier: {protocol: socks5}\n",
 		     "t.yaml:6:10: carrier: auth needs carrier.protocol: "
 		     "convert");
 	cpe_config_unref(load_ok(REQ "carrier: {protocol: convert}\n"
 				     "auth: {id: a, key: " KEY_HEX "}\n"));
+}
+
+static void test_socks4(void **state)
+{
+	struct cpe_config *c = load_ok(REQ "carrier:\n  protocol: socks4\n"
+					   "  fastopen: true\n");
+
+	assert_int_equal(c->protocol, CPE_PROTO_SOCKS4);
+	assert_int_equal(c->mode, CPE_MODE_PLAIN);
+	assert_true(c->fastopen);
+	cpe_config_unref(c);
+}
+
+static void test_source(void **state)
+{
+	struct cpe_config *c = load_ok(REQ "carrier:\n  source: true\n");
+
+	assert_true(c->source);
+	assert_int_equal(c->protocol, CPE_PROTO_CONVERT);
+	cpe_config_unref(c);
+	c = load_ok(REQ "carrier: {protocol: convert, source: true}\n"
+			"auth: {id: a, key: " KEY_HEX "}\n");
+	assert_true(c->source);
+	cpe_config_unref(c);
+	c = load_ok(REQ "carrier: {protocol: socks5, source: false}\n");
+	assert_false(c->source);
+	cpe_config_unref(c);
+	expect_error(REQ "carrier:\n  protocol: socks4\n  source: true\n",
+		     "t.yaml:6:3: carrier: source: true needs protocol: convert "
+		     "(the client's address travels in a Convert TLV; SOCKS has "
+		     "no field for it)");
+	expect_error(REQ "carrier: {source: true, protocol: socks5}\n",
+		     "t.yaml:5:10: carrier: source: true needs protocol: convert");
+	expect_error(REQ "carrier: {source: yes}\n",
+		     "t.yaml:5:19: carrier.source: expected true or false");
+}
+
+static void test_transparent(void **state)
+{
+	struct cpe_config *c;
+
+	/* no concentrator needed; the protocol stays convert, unused */
+	c = load_ok("lan:\n  interfaces: [lan0]\ncarrier:\n  mode: transparent\n");
+	assert_int_equal(c->mode, CPE_MODE_TRANSPARENT);
+	assert_int_equal(c->conc.ss_family, AF_UNSPEC);
+	assert_int_equal(c->protocol, CPE_PROTO_CONVERT);
+	assert_int_equal(cpe_config_paths_family(c), AF_INET);
+	cpe_config_unref(c);
+	/* with one: health probes use it; fastopen and flow.open apply */
+	c = load_ok(REQ "carrier: {mode: transparent, fastopen: true, source: false}\n"
+			"flow: {open: fast}\n");
+	assert_int_equal(c->mode, CPE_MODE_TRANSPARENT);
+	assert_int_equal(c->conc.ss_family, AF_INET);
+	assert_true(c->fastopen);
+	cpe_config_unref(c);
+	expect_error(REQ "carrier: {mode: tunnel}\n",
+		     "t.yaml:5:17: carrier.mode: expected one of plain, "
+		     "transparent; got \"tunnel\"");
+	expect_error(REQ "carrier: {mode: transparent, protocol: socks4}\n",
+		     "t.yaml:5:10: carrier: protocol does not apply with mode: "
+		     "transparent (no opening is sent: the concentrator takes "
+		     "destination and source from the connection itself); "
+		     "remove it");
+	expect_error(REQ "carrier: {protocol: convert, mode: transparent}\n",
+		     "t.yaml:5:10: carrier: protocol does not apply with mode: "
+		     "transparent");
+	expect_error(REQ "carrier: {mode: transparent, source: true}\n",
+		     "t.yaml:5:10: carrier: source: true does not apply with "
+		     "mode: transparent");
+	expect_error(REQ "carrier: {mode: transparent, socks_user: u, "
+			 "socks_password: p}\n",
+		     "t.yaml:5:10: carrier: socks_user does not apply with "
+		     "mode: transparent");
+	expect_error(REQ "carrier: {mode: transparent, socks_password: p}\n",
+		     "t.yaml:5:10: carrier: socks_password does not apply with "
+		     "mode: transparent");
+	expect_error(REQ "carrier: {mode: transparent}\n"
+			 "auth: {id: a, key: " KEY_HEX "}\n",
+		     "t.yaml:6:7: auth: auth does not apply with carrier.mode: "
+		     "transparent (no opening is sent, so there is nothing to "
+		     "sign); remove the auth section");
+	expect_error(REQ "auth: {id: a, key: " KEY_HEX "}\n"
+			 "carrier: {mode: transparent}\n",
+		     "t.yaml:6:10: carrier: auth does not apply with "
+		     "carrier.mode: transparent");
+}
+
+/* Without a concentrator address the paths set their own family. */
+static void test_transparent_paths(void **state)
+{
+	struct cpe_config *c;
+
+	c = load_ok("lan: {interfaces: [lan0]}\ncarrier: {mode: transparent}\n"
+		    "paths:\n  - interface: wan1\n  - interface: wan2\n"
+		    "    gateway: \"fe80::1\"\n");
+	assert_int_equal(cpe_config_paths_family(c), AF_INET6);
+	cpe_config_unref(c);
+	expect_error("lan: {interfaces: [lan0]}\ncarrier: {mode: transparent}\n"
+		     "paths:\n  - interface: wan1\n    source: 192.0.2.2\n"
+		     "  - interface: wan2\n    gateway: \"fe80::1\"\n",
+		     "t.yaml: paths[1].gateway is not an IPv4 address: without "
+		     "a concentrator address, the paths' sources and gateways "
+		     "are of one family, the first one named");
+	/* with one, its family rules as before */
+	c = load_ok(REQ "carrier: {mode: transparent}\n"
+			"paths:\n  - interface: wan1\n");
+	assert_int_equal(cpe_config_paths_family(c), AF_INET);
+	cpe_config_unref(c);
 }
 
 static void test_flow_open(void **state)
@@ -956,6 +1079,10 @@ int main(void)
 		cmocka_unit_test(test_carrier),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_auth_socks5),
+		cmocka_unit_test(test_socks4),
+		cmocka_unit_test(test_source),
+		cmocka_unit_test(test_transparent),
+		cmocka_unit_test(test_transparent_paths),
 		cmocka_unit_test(test_flow_open),
 		cmocka_unit_test(test_fast_wait_range),
 		cmocka_unit_test(test_flow_max_and_timeouts),
