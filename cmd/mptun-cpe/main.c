@@ -301,6 +301,7 @@ int main(int argc, char **argv)
 	if (!o.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
+	cli_raise_nofile(); /* a flow holds one fd: its MPTCP socket */
 	m.config_path = o.config;
 	ctl_self_init(&m.self, "mptun-cpe", o.config);
 	setup(&m);
