@@ -66,18 +66,6 @@ static void check_tfo_sysctl(const struct conc_config *c)
 		 v, v | SOCKOPT_TFO_SERVER);
 }
 
-/* Each flow holds up to six fds (two sockets, two pipes). */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_warn("setrlimit(RLIMIT_NOFILE)");
-	}
-}
-
 /* What nftables and the policy routing were installed for at start. */
 static bool tproxy_changed(const struct conc_config *c,
 			   const struct conc_config *o)
@@ -416,7 +404,7 @@ int main(int argc, char **argv)
 	if (!o.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	cli_raise_nofile(); /* a flow holds up to six fds: two sockets, two pipes */
 	check_tfo_sysctl(m.d.cfg);
 	tproxy_setup(&m);
 	m.config_path = o.config;
