@@ -21,7 +21,8 @@
 
 #include "mptcp_pm.h"
 
-static int endpoint_of(const char *s, uint16_t port, struct mptcp_pm_endpoint *e)
+static int endpoint_of(const char *s, uint16_t port,
+		       struct mptcp_pm_endpoint *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;

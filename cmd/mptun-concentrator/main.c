@@ -71,13 +71,13 @@ static bool tproxy_changed(const struct conc_config *c,
 			   const struct conc_config *o)
 {
 	bool ifs = c->n_transparent_ifs != o->n_transparent_ifs;
-
 	bool ann = c->n_transparent_announce != o->n_transparent_announce;
 
 	for (size_t i = 0; !ifs && i < c->n_transparent_ifs; i++)
 		ifs = strcmp(c->transparent_ifs[i], o->transparent_ifs[i]) != 0;
 	for (size_t i = 0; !ann && i < c->n_transparent_announce; i++)
-		ann = strcmp(c->transparent_announce[i], o->transparent_announce[i]) != 0;
+		ann = strcmp(c->transparent_announce[i],
+			     o->transparent_announce[i]) != 0;
 	return ifs || ann || c->transparent_enabled != o->transparent_enabled ||
 	       c->transparent_port != o->transparent_port ||
 	       c->transparent_join_port != o->transparent_join_port ||
