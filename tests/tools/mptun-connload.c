@@ -252,7 +252,7 @@ static void conn_start(struct cl_conn *c)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	*c = (struct cl_conn){ .run = r, .fd = fd, .t0_ns = now_ns(),
 			       .clen = -1 };
-	if (connect(fd, (const struct sockaddr *)&r->o->dst, r->o->dst_len) < 0 &&
+	if (connect(fd, (const struct sockaddr *)&r->o->dst, r->o->dst_len) &&
 	    errno != EINPROGRESS)
 		err = errno;
 	else
@@ -360,7 +360,7 @@ struct sv_conn {
 	struct sv *sv;
 	int fd;
 	size_t seen, off;
-	char last[4]; /* the request's last 4 bytes: its blank line spans reads */
+	char last[4]; /* the request's last bytes: a blank line spans reads */
 	bool answering;
 };
 
@@ -466,8 +466,12 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *arg)
 {
 	int fd;
 
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
 		sv_accept_one(arg, fd);
+	}
 	if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
 		log_warn("accept");
 }
@@ -569,10 +573,10 @@ static void usage(FILE *f)
 		"usage: mptun-connload [--concurrency N] [--seconds S] "
 		"[--timeout MS] ADDR:PORT PATH\n"
 		"       mptun-connload --serve ADDR:PORT [--size BYTES]\n"
-		"Client: HTTP/1.0 GETs of PATH, one connection each, N in flight "
-		"(default 16)\nfor S seconds (default 3); prints ok, failures, "
-		"cps and p50/p90 in ms.\nServer: answers any request with 200 and "
-		"BYTES (default 1024) bytes.\n");
+		"Client: HTTP/1.0 GETs of PATH, one connection each, N in "
+		"flight (default 16)\nfor S seconds (default 3); prints ok, "
+		"failures, cps and p50/p90 in ms.\nServer: answers any request "
+		"with 200 and BYTES (default 1024) bytes.\n");
 }
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -625,16 +629,18 @@ static int parse_args(struct cl_opts *o, int argc, char **argv)
 		}
 		if (c == '?' || !parse_opt(o, c, optarg)) {
 			if (c != '?')
-				fprintf(stderr, "mptun-connload: bad value '%s'\n",
+				fprintf(stderr,
+					"mptun-connload: bad value '%s'\n",
 					optarg);
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (o->server ? optind == argc
-		      : optind + 2 == argc &&
-				addr_parse(argv[optind], -1, &o->dst, &o->dst_len)) {
-		o->path = o->server ? NULL : argv[optind + 1];
+	if (o->server && optind == argc)
+		return 0;
+	if (!o->server && optind + 2 == argc &&
+	    addr_parse(argv[optind], -1, &o->dst, &o->dst_len)) {
+		o->path = argv[optind + 1];
 		return 0;
 	}
 	usage(stderr);
