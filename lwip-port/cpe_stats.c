@@ -18,15 +18,17 @@ enum gauge { G_ACTIVE, G_HOSTS, G_ENTRIES };
 	X(in_new)                                                              \
 	X(in_held)                                                             \
 	X(out_pass)                                                            \
+	X(in_new_ipv6)                                                         \
 	X(drop_short)                                                          \
 	X(drop_bad_length)                                                     \
 	X(drop_bad_checksum)                                                   \
 	X(drop_not_tcp)                                                        \
+	X(drop_bad_addr)                                                       \
 	X(drop_no_flow)                                                        \
 	X(drop_full)                                                           \
 	X(drop_out_unknown)                                                    \
 	X(expired)
-#define N_FLOWNAT 12
+#define N_FLOWNAT 14
 _Static_assert(sizeof(struct flownat_counters) == N_FLOWNAT * sizeof(uint64_t),
 	       "a flownat counter is missing from CPE_STATS_FLOWNAT");
 

@@ -81,6 +81,7 @@ enum parse_err {
 	PARSE_BAD_LENGTH,
 	PARSE_BAD_CSUM,
 	PARSE_NOT_TCP,
+	PARSE_BAD_ADDR,
 };
 
 static uint16_t load16(const uint8_t *p)
@@ -274,6 +275,28 @@ static enum parse_err parse(const uint8_t *b, size_t len, struct pkt *p)
 	return err == PARSE_OK ? parse_tcp(b, p) : err;
 }
 
+/* Unspecified, loopback, multicast (IPv4: also 0/8 and class E), and
+ * IPv6's IPv4-mapped form, which RFC 4291 2.5.5.2 keeps off the wire:
+ * Linux drops IPv4 martians before forwarding, but forwards IPv6 packets
+ * to ::ffff:0:0/96, and a flow to ::ffff:127.0.0.1 opened directly
+ * (health.fail: open) would reach the CPE's own loopback. */
+static bool addr_bogus(const uint8_t *a, unsigned fi)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t zero[15];
+
+	if (!fi)
+		return a[0] == 0 || a[0] == 127 || a[0] >= 224;
+	return a[0] == 0xff || !memcmp(a, mapped, sizeof(mapped)) ||
+	       (!memcmp(a, zero, sizeof(zero)) && a[15] <= 1);
+}
+
+static bool addrs_ok(const uint8_t *b, const struct pkt *p)
+{
+	return !addr_bogus(b + p->src_off, p->fi) &&
+	       !addr_bogus(b + p->src_off + p->alen, p->fi);
+}
+
 /* A SYN that may create state; SYN+FIN and SYN+RST never do. */
 static bool pure_syn(const struct pkt *p)
 {
@@ -292,6 +315,7 @@ static enum flownat_verdict drop(struct flownat *nat, enum parse_err err)
 		[PARSE_BAD_LENGTH] = &nat->ctr.drop_bad_length,
 		[PARSE_BAD_CSUM] = &nat->ctr.drop_bad_checksum,
 		[PARSE_NOT_TCP] = &nat->ctr.drop_not_tcp,
+		[PARSE_BAD_ADDR] = &nat->ctr.drop_bad_addr,
 	};
 
 	if (err != PARSE_OK)
@@ -646,6 +670,8 @@ enum flownat_verdict flownat_in(struct flownat *nat, uint8_t *pkt, size_t len,
 	if (entry)
 		*entry = NULL;
 	err = parse(pkt, len, &p);
+	if (err == PARSE_OK && !addrs_ok(pkt, &p))
+		err = PARSE_BAD_ADDR;
 	if (err == PARSE_OK && checked_syn(&p) && !tcp_csum_ok(pkt, &p))
 		err = PARSE_BAD_CSUM;
 	if (err != PARSE_OK)
@@ -661,10 +687,12 @@ enum flownat_verdict flownat_in(struct flownat *nat, uint8_t *pkt, size_t len,
 	}
 	rewrite(pkt, &p, nat->synth[p.fi], nat->lwip[p.fi], n->e.synth_port,
 		nat->cfg.lwip_port, n->ip_delta, n->tcp_delta);
-	if (v == FLOWNAT_NEW)
+	if (v == FLOWNAT_NEW) {
 		nat->ctr.in_new++;
-	else
+		nat->ctr.in_new_ipv6 += p.fi;
+	} else {
 		nat->ctr.in_pass++;
+	}
 	return v;
 }
 

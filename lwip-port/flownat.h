@@ -11,7 +11,10 @@
  * The NAT never keeps pointers into packets. It verifies what it reads
  * (lengths, IP header checksum, and the TCP checksum of SYNs, which create
  * state) and counts every drop. IPv4 and IPv6 (no extension headers: a
- * packet with one is dropped as unsupported). */
+ * packet with one is dropped as unsupported). Packets from or to addresses
+ * that never appear on a wire are dropped too: the kernel forwards an IPv6
+ * packet to ::ffff:127.0.0.1, and a flow opened directly to that would
+ * reach the CPE's own loopback. */
 #ifndef MPTUN_FLOWNAT_H
 #define MPTUN_FLOWNAT_H
 
@@ -64,10 +67,13 @@ enum flownat_verdict {
 
 struct flownat_counters {
 	uint64_t in_pass, in_new, in_held, out_pass;
+	uint64_t in_new_ipv6;       /* of in_new: flows of IPv6 LAN clients */
 	uint64_t drop_short;        /* truncated IP or TCP header */
 	uint64_t drop_bad_length;   /* IP length fields inconsistent with the packet */
 	uint64_t drop_bad_checksum; /* IP header, or a SYN's TCP checksum */
 	uint64_t drop_not_tcp;      /* other protocols, fragments, IPv6 extension headers */
+	uint64_t drop_bad_addr;     /* from or to an address never on a wire
+				       (IPv4-mapped, loopback, multicast...) */
 	uint64_t drop_no_flow;      /* non-SYN with no entry */
 	uint64_t drop_full;         /* no entry or port left */
 	uint64_t drop_out_unknown;  /* lwIP output for no entry */

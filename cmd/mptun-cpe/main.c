@@ -191,6 +191,20 @@ static void drop_privileges(const struct cpe_config *c)
 
 static void teardown(struct cpe_main *m);
 
+/* With IPv6 switched off (disable_ipv6, which the TUN inherits, or a
+ * kernel without IPv6) the kernel refuses IPv6 routes through the TUN; no
+ * LAN IPv6 is forwarded then anyway, so IPv4 alone is captured. */
+static int capture_install(struct nlroute *nl, struct nlroute_capture *cap)
+{
+	int r = nlroute_capture_install(nl, cap);
+
+	if (r != -EACCES && r != -EAFNOSUPPORT)
+		return r;
+	log_warnx("IPv6 is switched off on %s: capturing IPv4 TCP only", cap->tun);
+	cap->ipv4_only = true;
+	return nlroute_capture_install(nl, cap);
+}
+
 static void setup(struct cpe_main *m)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
@@ -200,10 +214,12 @@ static void setup(struct cpe_main *m)
 	struct nlroute_capture cap = capture_of(c);
 	uint32_t entries = c->max_flows * 2 > 64000 ? 64000 : c->max_flows * 2;
 	char err[512];
-	int r;
+	int r, v;
 
 	need_sysctl(c, "net.ipv4.ip_forward", 1);
-	need_sysctl(c, "net.ipv6.conf.all.forwarding", 1);
+	/* none without IPv6 in the kernel (ipv6.disable=1) */
+	if (sysctl_get_int("net.ipv6.conf.all.forwarding", &v) != -ENOENT)
+		need_sysctl(c, "net.ipv6.conf.all.forwarding", 1);
 	if (!(m->nl = nlroute_open()))
 		fatalx("cannot open a netlink route socket");
 	/* A run that crashed left its rules and routes: they go first. */
@@ -226,7 +242,7 @@ static void setup(struct cpe_main *m)
 	stack_default_nat_config(&nat, CPE_LWIP_PORT, entries, NAT_LINGER_MS);
 	if (!(m->c.stack = stack_new(m->c.loop, m->tunfd, c->tun_mtu, &nat, &hooks)))
 		fatalx("cannot start lwIP on %s", c->tun_name);
-	if ((r = nlroute_capture_install(m->nl, &cap)) < 0)
+	if ((r = capture_install(m->nl, &cap)) < 0)
 		fatalx("cannot install the capture rules: %s", strerror(-r));
 	if (!(m->ctl = ctl_start(m->c.loop, &c->control, routes,
 				 sizeof(routes) / sizeof(routes[0]), m, err,

@@ -456,7 +456,8 @@ static void counted(struct run *r)
 
 	check(c->in_pass + c->in_new + c->in_held + c->out_pass +
 		      c->drop_short + c->drop_bad_length +
-		      c->drop_bad_checksum + c->drop_not_tcp + c->drop_no_flow +
+		      c->drop_bad_checksum + c->drop_not_tcp +
+		      c->drop_bad_addr + c->drop_no_flow +
 		      c->drop_full + c->drop_out_unknown ==
 	      r->calls);
 }

@@ -40,10 +40,10 @@ def csum(data):
 
 
 def tcp(flags, data=b"", seq=1000, ack=0, sport=40000, dport=80, v6=False,
-        opts=b"", win=65535, src=None):
+        opts=b"", win=65535, src=None, dst=None):
     """A TCP packet from a client (C) to the destination, checksums correct."""
     a = ipaddress.ip_address(src or (C6 if v6 else C4))
-    b = ipaddress.ip_address(D6 if v6 else D4)
+    b = ipaddress.ip_address(dst or (D6 if v6 else D4))
     opts += bytes(-len(opts) % 4)
     hdr = struct.pack("!HHIIBBHHH", sport, dport, seq, ack,
                       (5 + len(opts) // 4) << 4, flags, win, 0, 0)
@@ -103,10 +103,37 @@ def fragment():
 
 
 # The input plays the concentrator: hold answers before lwIP sees the SYN.
-RELAY_HOLD = [rec(0, syn()), conc(READING), conc(ANSWER),
-              nxt(ACK), nxt(PSH | ACK, b"GET / HTTP/1.1\r\n\r\n"),
-              conc(DATA, b"HTTP/1.1 200 OK\r\n\r\nhello"), nxt(ACK),
-              conc(SHUT), nxt(FIN | ACK), nxt(ACK, op=T26S)]
+def relay_hold(**kw):
+    return [rec(0, syn(**kw)), conc(READING), conc(ANSWER),
+            nxt(ACK, **kw), nxt(PSH | ACK, b"GET / HTTP/1.1\r\n\r\n", **kw),
+            conc(DATA, b"HTTP/1.1 200 OK\r\n\r\nhello"), nxt(ACK, **kw),
+            conc(SHUT), nxt(FIN | ACK, **kw), nxt(ACK, op=T26S, **kw)]
+
+
+RELAY_HOLD = relay_hold()
+
+
+def dual_stack():
+    """An IPv4 and an IPv6 flow of one LAN host relaying at the same time
+    (hold): both answered, data both ways interleaved, both ended."""
+    f4, f6 = {}, {"v6": True, "sport": 40001}
+    return [rec(0, syn(**f4)), rec(0, syn(**f6)), conc(READING),
+            conc(ANSWER, k=0), conc(ANSWER, k=1),
+            nxt(ACK, **f4), nxt(ACK, **f6),
+            nxt(PSH | ACK, b"GET /4 HTTP/1.1\r\n\r\n", **f4),
+            nxt(PSH | ACK, b"GET /6 HTTP/1.1\r\n\r\n", **f6),
+            conc(DATA, b"six", k=1), conc(DATA, b"four", k=0),
+            conc(FLOOD, bytes([16]), k=1), nxt(ACK, **f6), nxt(ACK, **f4),
+            conc(SHUT, k=0), conc(SHUT, k=1), nxt(ACK, **f6, op=T10MS),
+            nxt(FIN | ACK, **f4), nxt(FIN | ACK, **f6), nxt(ACK, **f6, op=T26S)]
+
+
+def hop_by_hop():
+    """An IPv6 SYN behind a Hop-by-Hop Options header (PadN only)."""
+    p = syn(v6=True)
+    ext = bytes([6, 0, 1, 4, 0, 0, 0, 0])
+    plen = struct.unpack("!H", p[4:6])[0] + len(ext)
+    return p[:4] + struct.pack("!HB", plen, 0) + p[7:40] + ext + p[40:]
 RELAY_FAST = [rec(0, syn(v6=True)), nxt(ACK, v6=True),
               nxt(PSH | ACK, b"first bytes", v6=True), conc(READ),
               conc(ANSWER, b"answer and data at once"), nxt(ACK, v6=True),
@@ -182,6 +209,18 @@ SEEDS = {
                         nxt(PSH | ACK, b"later", seq=100),
                         nxt(PSH | ACK, b"again", seq=200, op=T250MS),
                         nxt(PSH | ACK, b"zero window", seq=300, win=0, op=T3S)),
+    "relay_hold_v6": inp(HOLD | PLAY, *relay_hold(v6=True)),
+    "refused_v6": inp(HOLD | PLAY, rec(0, syn(v6=True)), conc(ERROR, bytes([96]))),
+    "upload_backpressure_v6": inp(HOLD | PLAY, rec(0, syn(v6=True)), conc(ANSWER),
+                                  nxt(ACK, v6=True),
+                                  *(nxt(PSH | ACK, bytes(1400), v6=True) for _ in range(8)),
+                                  conc(READ), nxt(PSH | ACK, bytes(1400), v6=True),
+                                  conc(CLOSE)),
+    "dual_stack_relay": inp(HOLD | PLAY, *dual_stack()),
+    "hop_by_hop_v6": inp(HOLD, rec(0, hop_by_hop())),
+    # never a flow: the kernel forwards IPv6 to IPv4-mapped addresses
+    "mapped_v6": inp(FAST, rec(0, syn(v6=True, dst="::ffff:127.0.0.1")),
+                     rec(0, syn(v6=True, src="::ffff:192.168.1.10"))),
     # the carriers: Convert with Source, transparent, SOCKS4
     "source_hold": inp(HOLD | PLAY | SOURCE, *RELAY_HOLD),
     "source_fast_v6": inp(FAST | PLAY | SOURCE, *RELAY_FAST),

@@ -181,7 +181,8 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # ctl_http (control.http, default off), ctl_socket (control.socket, default
 # $TMP/cpe-TUN-PID.sock: one per call); mode (carrier.mode: plain, or
 # transparent, which leaves carrier.protocol out), source (carrier.source,
-# default false); conc=none leaves concentrator.address out.
+# default false); conc=none leaves concentrator.address out; mtu (tun.mtu,
+# left out when empty: the daemon's default).
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
 # subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
@@ -192,7 +193,7 @@ cpe_config() {
 		max=4096 connect=10s idle=5m forward=set level=info paths='' \
 		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2 \
 		user='' per_host=1024 pending_host=256 auth='' ctl_http=off ctl_socket='' \
-		mode=plain source=false carrier conc_yaml
+		mode=plain source=false carrier conc_yaml mtu=''
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
 	carrier="  protocol: $proto"$'\n'"  source: $source"
 	[ "$mode" = plain ] || carrier="  mode: $mode"
@@ -208,6 +209,9 @@ cpe_config() {
 	cat <<-EOF
 	tun:
 	  name: $tun
+	EOF
+	[ -n "$mtu" ] && echo "  mtu: $mtu"
+	cat <<-EOF
 	lan:
 	  interfaces: [$lan]
 	EOF

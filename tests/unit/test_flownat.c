@@ -271,8 +271,8 @@ static enum flownat_verdict in(struct flownat *nat, uint8_t *b, size_t len,
 static uint64_t drops(const struct flownat_counters *c)
 {
 	return c->drop_short + c->drop_bad_length + c->drop_bad_checksum +
-	       c->drop_not_tcp + c->drop_no_flow + c->drop_full +
-	       c->drop_out_unknown;
+	       c->drop_not_tcp + c->drop_bad_addr + c->drop_no_flow +
+	       c->drop_full + c->drop_out_unknown;
 }
 
 /* Sends the SYN of s, which must create an entry; returns it. */
@@ -361,12 +361,23 @@ static void rnd_bytes(uint8_t *p, size_t n)
 		p[i] = (uint8_t)rnd();
 }
 
+/* Random, but not one that flownat drops for its address (IPv4 0/8, 127/8,
+ * 224/3; IPv6 multicast; the rest of its list is too unlikely to come up). */
+static void rnd_addr(uint8_t *a, int family)
+{
+	rnd_bytes(a, family == AF_INET ? 4 : 16);
+	if (family == AF_INET && (a[0] == 0 || a[0] == 127 || a[0] >= 224))
+		a[0] = (uint8_t)(128 + a[0] % 96);
+	if (family == AF_INET6 && a[0] == 0xff)
+		a[0] = 0xfe;
+}
+
 static struct spec spec_random(int family, uint8_t *data)
 {
 	struct spec s = { .family = family };
 
-	rnd_bytes(s.src, family == AF_INET ? 4 : 16);
-	rnd_bytes(s.dst, family == AF_INET ? 4 : 16);
+	rnd_addr(s.src, family);
+	rnd_addr(s.dst, family);
 	s.sport = (uint16_t)rnd();
 	s.dport = (uint16_t)rnd();
 	s.seq = rnd();
@@ -426,6 +437,8 @@ static void check_syn_new(const char *c, const char *d)
 	assert_rewritten_in(b, orig, e);
 	assert_int_equal(flownat_count(nat), 1);
 	assert_int_equal(flownat_counters(nat)->in_new, 1);
+	assert_int_equal(flownat_counters(nat)->in_new_ipv6,
+			 s.family == AF_INET6);
 	flownat_free(nat);
 }
 
@@ -1037,6 +1050,44 @@ static void test_v6_extension_header(void **state)
 	flownat_free(nat);
 }
 
+/* Addresses no LAN packet carries never make an entry, from or to. */
+static void test_bogus_addresses(void **state)
+{
+	static const char *const bogus[] = {
+		"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.0.9", "224.0.0.1",
+		"239.1.2.3", "240.0.0.1", "255.255.255.255", "::", "::1",
+		"::ffff:127.0.0.1", "::ffff:198.51.100.7", "ff02::1", "ff0e::9",
+	};
+	struct flownat *nat = nat_new(4);
+	const struct flownat_counters *c = flownat_counters(nat);
+	uint8_t b[PKT_MAX];
+	struct spec s;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
+		bool v6 = strchr(bogus[i], ':') != NULL;
+		const char *good = v6 ? "fd00::1" : "10.0.0.1";
+
+		s = spec(good, bogus[i], 1, 2, SYN);
+		len = build(b, &s);
+		expect_drop(nat, b, len, &c->drop_bad_addr, false);
+		s = spec(bogus[i], good, 1, 2, SYN);
+		len = build(b, &s);
+		expect_drop(nat, b, len, &c->drop_bad_addr, false);
+	}
+	/* the neighbours of those ranges are fine */
+	s = spec("1.0.0.1", "126.255.255.255", 1, 2, SYN);
+	len = build(b, &s);
+	assert_int_equal(in(nat, b, len, NULL), FLOWNAT_NEW);
+	s = spec("::2", "::fffe:127.0.0.1", 1, 2, SYN);
+	len = build(b, &s);
+	assert_int_equal(in(nat, b, len, NULL), FLOWNAT_NEW);
+	s = spec("fe80::1", "feff::1", 1, 2, SYN);
+	len = build(b, &s);
+	assert_int_equal(in(nat, b, len, NULL), FLOWNAT_NEW);
+	flownat_free(nat);
+}
+
 /* ---- the way out ---- */
 
 static void out_maps_back(const char *cl, const char *d)
@@ -1639,6 +1690,7 @@ int main(void)
 		cmocka_unit_test(test_new_rejects_bad_config),
 		cmocka_unit_test(test_syn_v4_new),
 		cmocka_unit_test(test_syn_v6_new),
+		cmocka_unit_test(test_bogus_addresses),
 		cmocka_unit_test(test_random_checksums_v4),
 		cmocka_unit_test(test_random_checksums_v6),
 		cmocka_unit_test(test_checksum_edges_v4),
