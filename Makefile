@@ -177,6 +177,7 @@ bench: all
 	bench/concentrator $(BUILD)
 	bench/cpe $(BUILD)
 	bench/paths $(BUILD)
+	bench/speed $(BUILD)
 
 demo: all
 	tests/netns/demo $(BUILD)
