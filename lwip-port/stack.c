@@ -19,6 +19,7 @@
 #include "vnet.h"
 
 #define TUN_BATCH 64
+#define TCP_SYN 0x02
 #define PKT_MAX 65536
 
 struct stack {
@@ -82,6 +83,21 @@ void stack_flush(struct stack *s)
 		s->ctr.tun_out_gso++;
 }
 
+/* A segment that joins the batch was the flow NAT's business already, as
+ * the batch's first (vnet.h). */
+static err_t output_vnet(struct stack *s, const uint8_t *pkt, size_t len)
+{
+	size_t n;
+
+	if (vnet_batch_append(&s->batch, pkt, len))
+		return ERR_OK;
+	stack_flush(s);
+	n = flownat_out(s->nat, pkt, len, vnet_batch_room(&s->batch), VNET_PKT_MAX);
+	if (n)
+		vnet_batch_start(&s->batch, pkt, n);
+	return ERR_OK;
+}
+
 /* lwIP -> NAT -> TUN. lwIP keeps p for retransmission: copy. */
 static err_t output(struct netif *n, struct pbuf *p)
 {
@@ -93,15 +109,11 @@ static err_t output(struct netif *n, struct pbuf *p)
 		pkt = s->flat;
 		pbuf_copy_partial(p, s->flat, p->tot_len, 0);
 	}
+	if (s->vnet)
+		return output_vnet(s, pkt, p->tot_len);
 	len = flownat_out(s->nat, pkt, p->tot_len, s->out, sizeof(s->out));
-	if (!len)
-		return ERR_OK;
-	if (!s->vnet) {
+	if (len)
 		lan_write(s, s->out, len);
-	} else if (!vnet_batch_add(&s->batch, s->out, len)) {
-		stack_flush(s);
-		vnet_batch_add(&s->batch, s->out, len);
-	}
 	return ERR_OK;
 }
 
@@ -231,11 +243,16 @@ static void tun_packet(struct stack *s, uint8_t *pkt, size_t len,
 	}
 }
 
-/* NEEDS_CSUM marks a TCP checksum the kernel left partial: its own stack
- * made the packet, or GRO verified what it merged, so it is as good as
- * verified. A GSO packet (up to 64 KiB) goes to lwIP unverified; any other
- * has its checksum completed, for the flow NAT's checks of SYNs and for
- * lwIP. The header's offsets are checked against the packet all the same. */
+/* NEEDS_CSUM marks a checksum the kernel left partial: its own stack made
+ * the packet, or GRO verified what it merged, so it is as good as verified.
+ * A TCP segment goes to lwIP unverified (summing up to 64 KiB for
+ * nothing), but for a SYN: the flow NAT checks those, and keeps them to
+ * answer. Its offsets are checked against the packet all the same. */
+static bool keep_partial(const uint8_t *pkt, const struct vnet_hdr *h)
+{
+	return h->csum_offset == 16 && !(pkt[h->csum_start + 13] & TCP_SYN);
+}
+
 static void vnet_packet(struct stack *s, uint8_t *buf, size_t n)
 {
 	uint8_t *pkt = buf + VNET_HDR_LEN;
@@ -252,7 +269,7 @@ static void vnet_packet(struct stack *s, uint8_t *buf, size_t n)
 		tun_packet(s, pkt, len, NULL);
 	} else if ((size_t)h.csum_start + h.csum_offset + 2 > len) {
 		s->ctr.tun_in_bad_vnet++;
-	} else if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+	} else if (keep_partial(pkt, &h)) {
 		tun_packet(s, pkt, len, &h);
 	} else {
 		vnet_csum_complete(pkt, len, &h);

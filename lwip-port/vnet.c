@@ -83,18 +83,23 @@ static size_t headers(const uint8_t *pkt, size_t len, size_t *l4_off)
 	return l4 + (pkt[l4 + 12] >> 4) * 4u;
 }
 
-static void batch_start(struct vnet_batch *b, const uint8_t *pkt, size_t len,
-			size_t l4, size_t hlen)
+uint8_t *vnet_batch_room(struct vnet_batch *b)
 {
-	const uint8_t *t = pkt + l4;
+	return b->buf + VNET_HDR_LEN;
+}
 
-	memcpy(b->buf + VNET_HDR_LEN, pkt, len);
+void vnet_batch_start(struct vnet_batch *b, const uint8_t *raw, size_t len)
+{
+	size_t l4 = 0, hlen = headers(raw, len, &l4);
+	const uint8_t *t = raw + l4;
+
 	b->len = len;
-	b->hlen = hlen;
 	b->nseg = 1;
 	b->closed = true;
-	if (!hlen) /* not TCP as vnet_batch_finish knows it: as it is */
+	b->hlen = hlen <= len && hlen <= VNET_RAW_MAX ? hlen : 0;
+	if (!b->hlen) /* not TCP as vnet_batch_finish knows it: as it is */
 		return;
+	memcpy(b->raw, raw, hlen);
 	b->l4_off = l4;
 	b->seg = len - hlen;
 	b->next_seq = be32(t + 4) + (uint32_t)b->seg;
@@ -120,31 +125,24 @@ static bool same_headers(const uint8_t *a, const uint8_t *b, size_t l4,
 	       !memcmp(ta + 14, tb + 14, 2) && !memcmp(ta + 18, tb + 18, hlen - l4 - 18);
 }
 
-bool vnet_batch_add(struct vnet_batch *b, const uint8_t *pkt, size_t len)
+bool vnet_batch_append(struct vnet_batch *b, const uint8_t *raw, size_t len)
 {
 	uint8_t *head = b->buf + VNET_HDR_LEN;
-	size_t l4 = 0, hlen = headers(pkt, len, &l4), data;
+	size_t l4 = 0, hlen = headers(raw, len, &l4), data = len - hlen;
 
-	if (len > VNET_PKT_MAX)
+	if (!b->len || b->closed || hlen != b->hlen || l4 != b->l4_off ||
+	    hlen > len || !data || data > b->seg ||
+	    b->len + data > VNET_PKT_MAX || be32(raw + l4 + 4) != b->next_seq ||
+	    (raw[0] >> 4 == 4 && be16(raw + 2) != len) ||
+	    (raw[0] >> 4 == 6 && be16(raw + 4) != len - 40) ||
+	    !same_headers(b->raw, raw, l4, hlen))
 		return false;
-	if (hlen > len)
-		hlen = 0;
-	if (!b->len) {
-		batch_start(b, pkt, len, l4, hlen);
-		return true;
-	}
-	data = len - hlen;
-	if (b->closed || !hlen || l4 != b->l4_off || hlen != b->hlen || !data ||
-	    data > b->seg || b->len + data > VNET_PKT_MAX ||
-	    be32(pkt + l4 + 4) != b->next_seq ||
-	    !same_headers(head, pkt, l4, hlen))
-		return false;
-	memcpy(head + b->len, pkt + hlen, data);
+	memcpy(head + b->len, raw + hlen, data);
 	b->len += data;
 	b->next_seq += (uint32_t)data;
 	b->nseg++;
-	head[l4 + 13] |= pkt[l4 + 13] & (TCP_PSH | TCP_FIN);
-	b->closed = data < b->seg || (pkt[l4 + 13] & TCP_FIN);
+	head[l4 + 13] |= raw[l4 + 13] & (TCP_PSH | TCP_FIN);
+	b->closed = data < b->seg || (raw[l4 + 13] & TCP_FIN);
 	return true;
 }
 

@@ -35,22 +35,31 @@ bool vnet_csum_complete(uint8_t *pkt, size_t len, const struct vnet_hdr *h);
  * one flow (same headers but for seq and the IP ID, in sequence, all but
  * the last of one size) become one packet that the kernel segments again
  * (VIRTIO_NET_HDR_GSO_TCPV4/6 with gso_size the first one's payload).
- * buf is the caller's, VNET_HDR_LEN + VNET_PKT_MAX bytes. */
+ * buf is the caller's, VNET_HDR_LEN + VNET_PKT_MAX bytes. The flow NAT
+ * rewrites a batch's first packet only: those that join it are compared,
+ * as lwIP sent them, with the first as lwIP sent it. */
+#define VNET_RAW_MAX 120 /* IPv4 and TCP headers with all options */
+
 struct vnet_batch {
 	uint8_t *buf;
-	size_t len;         /* packet bytes after the header; 0: empty */
+	size_t len;          /* packet bytes after the header; 0: empty */
 	size_t l4_off, hlen; /* TCP header offset; IP + TCP header length */
-	size_t seg;         /* the first segment's payload: gso_size */
+	size_t seg;          /* the first segment's payload: gso_size */
 	uint32_t next_seq;
 	unsigned nseg;
-	bool closed;        /* nothing may follow: short, FIN, SYN, RST... */
+	bool closed;         /* nothing may follow: short, FIN, SYN, RST... */
+	uint8_t raw[VNET_RAW_MAX]; /* the first packet's headers from lwIP */
 };
 
-/* Add an IP/TCP packet with valid headers (the flow NAT wrote them), its
- * checksum to be left partial. False when it cannot join the batch: the
- * caller finishes the batch and adds it again, which on an empty batch
- * always succeeds for a packet of at most VNET_PKT_MAX bytes. */
-bool vnet_batch_add(struct vnet_batch *b, const uint8_t *pkt, size_t len);
+/* Where the first packet goes: VNET_PKT_MAX bytes. */
+uint8_t *vnet_batch_room(struct vnet_batch *b);
+/* Start an empty batch with the len bytes at vnet_batch_room(): raw
+ * rewritten (the same length), its checksum to be left partial. raw's
+ * headers must be valid (lwIP made them; the flow NAT checked them). */
+void vnet_batch_start(struct vnet_batch *b, const uint8_t *raw, size_t len);
+/* Add raw, a packet as lwIP sent it, to the batch. False when it does not
+ * belong: finish the batch and start anew. */
+bool vnet_batch_append(struct vnet_batch *b, const uint8_t *raw, size_t len);
 /* Make the batch one packet (lengths, IPv4 header checksum, the partial TCP
  * checksum, the virtio header in front) and empty it. Returns the bytes to
  * write from b->buf, 0 when it was empty. */
