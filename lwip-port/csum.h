@@ -35,7 +35,7 @@ static inline uint64_t csum_add(uint64_t acc, const void *buf, size_t len)
 		len -= 2;
 	}
 	if (len) {
-		uint8_t last[2] = { *p, 0 };
+		uint8_t last[2] = {*p, 0};
 
 		memcpy(&h, last, 2);
 		acc += h;
@@ -58,7 +58,7 @@ static inline uint16_t csum_fold(uint64_t acc)
 static inline uint64_t csum_pseudo(const uint8_t *addrs, size_t alen,
 				   uint8_t proto, size_t l4_len)
 {
-	uint8_t tail[8] = { 0 };
+	uint8_t tail[8] = {0};
 
 	tail[0] = (uint8_t)(l4_len >> 24);
 	tail[1] = (uint8_t)(l4_len >> 16);

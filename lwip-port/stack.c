@@ -19,8 +19,8 @@
 #include "vnet.h"
 
 #define TUN_BATCH 64
-#define TCP_SYN 0x02
-#define PKT_MAX 65536
+#define TCP_SYN	  0x02
+#define PKT_MAX	  65536
 
 struct stack {
 	struct loop *loop;
@@ -43,7 +43,7 @@ struct stack {
 /* With virtio headers lwIP leaves TCP checksums to the kernel (partial,
  * completed where a device needs them), and trusts those the kernel left
  * partial on the way in. */
-#define CSUM_VNET (NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP)
+#define CSUM_VNET	  (NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP)
 #define CSUM_VNET_TRUSTED (CSUM_VNET & ~NETIF_CHECKSUM_CHECK_TCP)
 
 /* lwIP's state is global: one stack per process. */
@@ -92,7 +92,8 @@ static err_t output_vnet(struct stack *s, const uint8_t *pkt, size_t len)
 	if (vnet_batch_append(&s->batch, pkt, len))
 		return ERR_OK;
 	stack_flush(s);
-	n = flownat_out(s->nat, pkt, len, vnet_batch_room(&s->batch), VNET_PKT_MAX);
+	n = flownat_out(s->nat, pkt, len, vnet_batch_room(&s->batch),
+			VNET_PKT_MAX);
 	if (n)
 		vnet_batch_start(&s->batch, pkt, n);
 	return ERR_OK;
@@ -137,7 +138,8 @@ static err_t netif_setup(struct netif *n)
 }
 
 /* trusted: its TCP checksum is partial (vnet_packet) and goes unchecked. */
-static void inject(struct stack *s, const uint8_t *pkt, size_t len, bool trusted)
+static void inject(struct stack *s, const uint8_t *pkt, size_t len,
+		   bool trusted)
 {
 	struct pbuf *p;
 
@@ -165,8 +167,8 @@ void stack_inject(struct stack *s, const uint8_t *pkt, size_t len)
  * are complete, so its virtio header says nothing. */
 void stack_send_lan(struct stack *s, const uint8_t *pkt, size_t len)
 {
-	uint8_t none[VNET_HDR_LEN] = { 0 };
-	struct iovec iov[2] = { { none, sizeof(none) }, { (void *)pkt, len } };
+	uint8_t none[VNET_HDR_LEN] = {0};
+	struct iovec iov[2] = {{none, sizeof(none)}, {(void *)pkt, len}};
 	ssize_t n;
 
 	if (!s->vnet) {
@@ -228,7 +230,8 @@ static void tun_packet(struct stack *s, uint8_t *pkt, size_t len,
 		 * ICMP error quoting it. */
 		memcpy(s->syn, pkt, len);
 		if (flownat_restore(s->nat, e, s->syn, len))
-			s->hooks.new_flow(s->hooks.arg, e, s->syn, len, pkt, len);
+			s->hooks.new_flow(s->hooks.arg, e, s->syn, len, pkt,
+					  len);
 		else
 			flownat_remove(s->nat, e);
 		break;
@@ -309,7 +312,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 	if (err != ERR_OK || !pcb)
 		return ERR_VAL;
-	e = flownat_find_synth(s->nat, IP_IS_V6(&pcb->remote_ip) ? AF_INET6 : AF_INET,
+	e = flownat_find_synth(s->nat,
+			       IP_IS_V6(&pcb->remote_ip) ? AF_INET6 : AF_INET,
 			       pcb->remote_port);
 	if (!e || !e->owner) {
 		tcp_abort(pcb);

@@ -15,7 +15,7 @@
 
 static int tun_attach(const char *name, short flags, unsigned offloads)
 {
-	struct ifreq ifr = { .ifr_flags = flags };
+	struct ifreq ifr = {.ifr_flags = flags};
 	int fd, r;
 
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -40,7 +40,8 @@ int tun_open(const char *name, bool offload, bool *vnet)
 	if (strlen(name) >= IFNAMSIZ)
 		return -ENAMETOOLONG;
 	if (offload) {
-		fd = tun_attach(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, TUN_OFFLOADS);
+		fd = tun_attach(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR,
+				TUN_OFFLOADS);
 		if (fd >= 0) {
 			*vnet = true;
 			return fd;

@@ -103,7 +103,8 @@ void vnet_batch_start(struct vnet_batch *b, const uint8_t *raw, size_t len)
 	b->l4_off = l4;
 	b->seg = len - hlen;
 	b->next_seq = be32(t + 4) + (uint32_t)b->seg;
-	b->closed = !b->seg || (t[13] & (TCP_FIN | TCP_SYN | TCP_RST | TCP_URG));
+	b->closed =
+	    !b->seg || (t[13] & (TCP_FIN | TCP_SYN | TCP_RST | TCP_URG));
 }
 
 /* Everything of the headers but the lengths, checksums, IPv4 ID, seq and
@@ -121,8 +122,10 @@ static bool same_headers(const uint8_t *a, const uint8_t *b, size_t l4,
 		return false;
 	}
 	return !memcmp(ta, tb, 4) && !memcmp(ta + 8, tb + 8, 5) &&
-	       (ta[13] & ~(TCP_PSH | TCP_FIN)) == (tb[13] & ~(TCP_PSH | TCP_FIN)) &&
-	       !memcmp(ta + 14, tb + 14, 2) && !memcmp(ta + 18, tb + 18, hlen - l4 - 18);
+	       (ta[13] & ~(TCP_PSH | TCP_FIN)) ==
+		   (tb[13] & ~(TCP_PSH | TCP_FIN)) &&
+	       !memcmp(ta + 14, tb + 14, 2) &&
+	       !memcmp(ta + 18, tb + 18, hlen - l4 - 18);
 }
 
 bool vnet_batch_append(struct vnet_batch *b, const uint8_t *raw, size_t len)
@@ -162,14 +165,15 @@ static void fix_headers(uint8_t *pkt, size_t len, size_t l4)
 	} else {
 		put_be16(pkt + 4, len - 40);
 	}
-	c = csum_fold(csum_pseudo(pkt + (v4 ? 12 : 8), alen, IPPROTO_TCP, len - l4));
+	c = csum_fold(
+	    csum_pseudo(pkt + (v4 ? 12 : 8), alen, IPPROTO_TCP, len - l4));
 	memcpy(pkt + l4 + 16, &c, 2);
 }
 
 size_t vnet_batch_finish(struct vnet_batch *b)
 {
 	uint8_t *pkt = b->buf + VNET_HDR_LEN;
-	struct vnet_hdr h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
+	struct vnet_hdr h = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
 	size_t n = b->len;
 
 	if (!n)
@@ -183,7 +187,7 @@ size_t vnet_batch_finish(struct vnet_batch *b)
 	}
 	if (b->nseg > 1) {
 		h.gso_type = pkt[0] >> 4 == 4 ? VIRTIO_NET_HDR_GSO_TCPV4
-					       : VIRTIO_NET_HDR_GSO_TCPV6;
+					      : VIRTIO_NET_HDR_GSO_TCPV6;
 		h.gso_size = (uint16_t)b->seg;
 	}
 	vnet_hdr_put(b->buf, &h);

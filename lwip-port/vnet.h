@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VNET_HDR_LEN 10     /* struct virtio_net_hdr */
-#define VNET_PKT_MAX 65535  /* an IPv4 total length */
+#define VNET_HDR_LEN 10	   /* struct virtio_net_hdr */
+#define VNET_PKT_MAX 65535 /* an IPv4 total length */
 
 /* Host byte order, as a TUN device on a little-endian host uses it. */
 struct vnet_hdr {
@@ -42,12 +42,12 @@ bool vnet_csum_complete(uint8_t *pkt, size_t len, const struct vnet_hdr *h);
 
 struct vnet_batch {
 	uint8_t *buf;
-	size_t len;          /* packet bytes after the header; 0: empty */
+	size_t len;	     /* packet bytes after the header; 0: empty */
 	size_t l4_off, hlen; /* TCP header offset; IP + TCP header length */
-	size_t seg;          /* the first segment's payload: gso_size */
+	size_t seg;	     /* the first segment's payload: gso_size */
 	uint32_t next_seq;
 	unsigned nseg;
-	bool closed;         /* nothing may follow: short, FIN, SYN, RST... */
+	bool closed; /* nothing may follow: short, FIN, SYN, RST... */
 	uint8_t raw[VNET_RAW_MAX]; /* the first packet's headers from lwIP */
 };
 

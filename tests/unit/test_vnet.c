@@ -2,11 +2,14 @@
  * checksums completed, and lwIP's segments coalesced into GSO packets.
  * Checksums here come from a plain byte-by-byte RFC 1071 sum that shares no
  * code with vnet.c. */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <linux/virtio_net.h>
 #include <stdbool.h>
@@ -88,7 +91,8 @@ static size_t seg(uint8_t *b, bool v4, uint32_t seq, size_t data, uint8_t flags)
 		b[6] = 6;
 		b[7] = 64;
 		b[8] = 0x20, b[9] = 0x01, b[10] = 0x0d, b[11] = 0xb8, b[23] = 1;
-		b[24] = 0x20, b[25] = 0x01, b[26] = 0x0d, b[27] = 0xb8, b[39] = 2;
+		b[24] = 0x20, b[25] = 0x01, b[26] = 0x0d, b[27] = 0xb8,
+		b[39] = 2;
 	}
 	put16(t, 80);
 	put16(t + 2, 4000);
@@ -98,14 +102,15 @@ static size_t seg(uint8_t *b, bool v4, uint32_t seq, size_t data, uint8_t flags)
 	t[13] = flags;
 	put16(t + 14, 1000);
 	memset(t + 20, (int)(seq & 0xff), data);
-	put16(t + 16, (uint16_t)~fold(pseudo(b, v4 ? 12 : 8, v4 ? 4 : 16, len - l4) +
-				      sum(t, len - l4, 0)));
+	put16(t + 16,
+	      (uint16_t)~fold(pseudo(b, v4 ? 12 : 8, v4 ? 4 : 16, len - l4) +
+			      sum(t, len - l4, 0)));
 	return len;
 }
 
 static void test_hdr_round_trip(void **state)
 {
-	struct vnet_hdr h = { 1, 4, 74, 1428, 40, 16 }, g;
+	struct vnet_hdr h = {1, 4, 74, 1428, 40, 16}, g;
 	uint8_t b[VNET_HDR_LEN];
 
 	vnet_hdr_put(b, &h);
@@ -116,12 +121,14 @@ static void test_hdr_round_trip(void **state)
 static void test_csum_complete(void **state)
 {
 	uint8_t b[2000], want[2000];
-	struct vnet_hdr h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-			      .csum_start = 20, .csum_offset = 16 };
+	struct vnet_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+			     .csum_start = 20,
+			     .csum_offset = 16};
 	size_t n = seg(b, true, 5, 1001, ACK); /* odd: the last byte alone */
 
 	memcpy(want, b, n);
-	put16(b + 36, fold(pseudo(b, 12, 4, n - 20))); /* as the kernel leaves it */
+	put16(b + 36,
+	      fold(pseudo(b, 12, 4, n - 20))); /* as the kernel leaves it */
 	assert_true(vnet_csum_complete(b, n, &h));
 	assert_memory_equal(b, want, n);
 	/* a field that is not in the packet: nothing written */
@@ -164,7 +171,8 @@ static void check_gso(const uint8_t *out, size_t n, bool v4, size_t gso_size,
 		assert_int_equal(be16(p + 4), len - 40);
 	}
 	/* the partial sum is the pseudo header's: completed, it is valid */
-	assert_int_equal(be16(p + l4 + 16), fold(pseudo(p, v4 ? 12 : 8, v4 ? 4 : 16, len - l4)));
+	assert_int_equal(be16(p + l4 + 16),
+			 fold(pseudo(p, v4 ? 12 : 8, v4 ? 4 : 16, len - l4)));
 	memcpy(c, p, len);
 	put16(c + l4 + 16, (uint16_t)~fold(sum(c + l4, len - l4, 0)));
 	assert_true(tcp_ok(c, len));
@@ -172,7 +180,7 @@ static void check_gso(const uint8_t *out, size_t n, bool v4, size_t gso_size,
 
 static void coalesce(bool v4)
 {
-	struct vnet_batch b = { .buf = gso };
+	struct vnet_batch b = {.buf = gso};
 	uint8_t p[2000];
 	size_t n, out;
 
@@ -187,11 +195,14 @@ static void coalesce(bool v4)
 	assert_false(vnet_batch_append(&b, p, n));
 	out = vnet_batch_finish(&b);
 	check_gso(gso, out, v4, 1000, 2500);
-	/* the data in order, PSH on the packet (the kernel gives it the last) */
+	/* the data in order, PSH on the packet (the kernel gives it the last)
+	 */
 	assert_int_equal(gso[VNET_HDR_LEN + (v4 ? 20 : 40) + 13], ACK | PSH);
 	assert_int_equal(gso[VNET_HDR_LEN + (v4 ? 20 : 40) + 20], 1000 & 0xff);
-	assert_int_equal(gso[VNET_HDR_LEN + (v4 ? 20 : 40) + 20 + 1000], 2000 & 0xff);
-	assert_int_equal(gso[VNET_HDR_LEN + (v4 ? 20 : 40) + 20 + 2000], 3000 & 0xff);
+	assert_int_equal(gso[VNET_HDR_LEN + (v4 ? 20 : 40) + 20 + 1000],
+			 2000 & 0xff);
+	assert_int_equal(gso[VNET_HDR_LEN + (v4 ? 20 : 40) + 20 + 2000],
+			 3000 & 0xff);
 	assert_int_equal(b.len, 0);
 	assert_int_equal(vnet_batch_finish(&b), 0);
 }
@@ -208,7 +219,7 @@ static void test_coalesce_v6(void **state)
 
 static void test_single(void **state)
 {
-	struct vnet_batch b = { .buf = gso };
+	struct vnet_batch b = {.buf = gso};
 	uint8_t p[200];
 	size_t n = seg(p, true, 1, 0, ACK);
 
@@ -221,7 +232,7 @@ static void test_single(void **state)
  * first, no data, or anything after a FIN. */
 static void test_refused(void **state)
 {
-	struct vnet_batch b = { .buf = gso };
+	struct vnet_batch b = {.buf = gso};
 	uint8_t p[2000], q[2000];
 	size_t n = seg(p, true, 1000, 1000, ACK), m;
 
@@ -251,13 +262,15 @@ static void test_refused(void **state)
 /* No more than an IPv4 packet holds. */
 static void test_full(void **state)
 {
-	struct vnet_batch b = { .buf = gso };
+	struct vnet_batch b = {.buf = gso};
 	uint8_t p[2000];
 	uint32_t seq = 0;
 	size_t n = seg(p, true, seq, 1400, ACK), k = 1;
 
 	start(&b, p, n);
-	for (seq = 1400; vnet_batch_append(&b, p, n = seg(p, true, seq, 1400, ACK)); seq += 1400)
+	for (seq = 1400;
+	     vnet_batch_append(&b, p, n = seg(p, true, seq, 1400, ACK));
+	     seq += 1400)
 		k++;
 	assert_int_equal(k, (VNET_PKT_MAX - 40) / 1400);
 	check_gso(gso, vnet_batch_finish(&b), true, 1400, k * 1400);
@@ -266,13 +279,13 @@ static void test_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hdr_round_trip),
-		cmocka_unit_test(test_csum_complete),
-		cmocka_unit_test(test_coalesce_v4),
-		cmocka_unit_test(test_coalesce_v6),
-		cmocka_unit_test(test_single),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_hdr_round_trip),
+	    cmocka_unit_test(test_csum_complete),
+	    cmocka_unit_test(test_coalesce_v4),
+	    cmocka_unit_test(test_coalesce_v6),
+	    cmocka_unit_test(test_single),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
