@@ -3,6 +3,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+
+#include "log.h"
 
 static void usage(FILE *f, const struct cli_info *i)
 {
@@ -44,4 +47,15 @@ bool cli_parse(int argc, char **argv, const struct cli_info *info,
 		return false;
 	}
 	return true;
+}
+
+void cli_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
 }

@@ -19,5 +19,8 @@ struct cli_info {
  * usage text is printed to stderr). */
 bool cli_parse(int argc, char **argv, const struct cli_info *info,
 	       struct cli_opts *o);
+/* Raise the soft limit of open files to the hard one: flows hold fds, and
+ * the usual soft limit of 1024 is far below flow.max or limits.flows. */
+void cli_raise_nofile(void);
 
 #endif

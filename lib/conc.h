@@ -147,6 +147,32 @@ int conc_tproxy_listener(int family, uint16_t port, int backlog,
 /* IP_TRANSPARENT or IPV6_TRANSPARENT on fd (needs CAP_NET_ADMIN). */
 int conc_set_transparent(int fd, int family);
 
+/* transparent.announce (conc_announce.c): MPTCP "signal" endpoints with
+ * transparent.join_port, where the CPEs' further subflows join. */
+struct conc_announce {
+	uint8_t ids[CONC_ANNOUNCE_MAX]; /* per address; 0: not added (yet) */
+	size_t n;       /* addresses: transparent.announce's */
+	size_t pending; /* of those, waiting for their port (TIME_WAIT) */
+	uint32_t subflows_was; /* the subflows limit, when raised; else 0 */
+};
+/* Add one endpoint per address (replacing what a crashed run left with
+ * that address and port) and raise the namespace's subflows limit to
+ * MPTCP_PM_LIMIT_MAX if lower (it is left so at exit). An address whose
+ * port is in use (after a restart: the joins of the previous run, in
+ * TIME_WAIT for up to CONC_ANNOUNCE_WAIT_S) is left pending: see
+ * conc_announce_retry. Nothing when transparent mode or announce is off.
+ * 0, or -errno with why in err and nothing left added. */
+int conc_announce_setup(const struct conc_config *c, struct conc_announce *a,
+			char *err, size_t errlen);
+#define CONC_ANNOUNCE_WAIT_S 65 /* the kernel's TIME_WAIT is 60 s */
+/* Try the pending addresses again (a timer, every second or so); final:
+ * a port still in use is an error. 0 (a->pending says what is left), or
+ * -errno with why in err. */
+int conc_announce_retry(const struct conc_config *c, struct conc_announce *a,
+			bool final, char *err, size_t errlen);
+/* Remove the endpoints a holds. err may be NULL. */
+int conc_announce_teardown(struct conc_announce *a, char *err, size_t errlen);
+
 /* Flows (conc_flow.c, conc_relay.c). transparent: accepted by the
  * transparent listener; its destination is its local address. */
 void conc_flow_accept(struct conc_worker *w, int fd,

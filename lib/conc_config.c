@@ -33,6 +33,7 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t),
 #define DEF_AUTH_REPLAY      65536
 #define DEF_TRANSPARENT      false
 #define DEF_TRANSPARENT_PORT 5125
+#define DEF_JOIN_PORT        5126
 #define DEF_PRESERVE         false
 #define DEF_TPROXY_TABLE     7124
 #define DEF_TPROXY_PRIORITY  7124
@@ -156,6 +157,52 @@ static bool check_tproxy_if(const void *base, char *why, size_t len)
 		snprintf(why, len,
 			 "letters, digits, '.', '_', '-' and a final '*' only");
 		return false;
+	}
+	return true;
+}
+
+/* Addresses a CPE cannot reach this host at. */
+static bool announceable(const struct sockaddr *sa)
+{
+	static const char *const no[] = {
+		"0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/3", "::/128", "::1/128",
+		"ff00::/8",
+	};
+	struct addr_prefix p;
+
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (addr_prefix_parse(no[i], &p) && addr_prefix_match(&p, sa))
+			return false;
+	return true;
+}
+
+/* Runs after each address: the new one is last. An endpoint the kernel
+ * listens on: a unicast address of this host (the kernel refuses one it
+ * cannot bind at start). */
+static bool check_announce(const void *base, char *why, size_t len)
+{
+	const struct conc_config *c = base;
+	const char *s = c->transparent_announce[c->n_transparent_announce - 1];
+	struct sockaddr_storage a, b;
+	socklen_t alen;
+
+	if (!addr_parse_host(s, &a, &alen)) {
+		snprintf(why, len, "not an IPv4 or IPv6 address (no port: "
+			 "join_port is the port)");
+		return false;
+	}
+	if (!announceable((struct sockaddr *)&a)) {
+		snprintf(why, len, "not an address a CPE can reach (loopback, "
+			 "unspecified or multicast)");
+		return false;
+	}
+	for (size_t i = 0; i + 1 < c->n_transparent_announce; i++) {
+		if (addr_parse_host(c->transparent_announce[i], &b, &alen) &&
+		    addr_equal_host((struct sockaddr *)&a, (struct sockaddr *)&b)) {
+			snprintf(why, len, "duplicate address, also "
+				 "transparent.announce[%zu]", i);
+			return false;
+		}
 	}
 	return true;
 }
@@ -291,6 +338,12 @@ static const struct cfg_key transparent_keys[] = {
 	{ .name = "interfaces", .type = CFG_STRINGS,
 	  .offset = OFF(transparent_ifs), .count_offset = OFF(n_transparent_ifs),
 	  .max = MAX_TPROXY_IFS, .check = check_tproxy_if },
+	{ .name = "announce", .type = CFG_STRINGS,
+	  .offset = OFF(transparent_announce),
+	  .count_offset = OFF(n_transparent_announce), .max = CONC_ANNOUNCE_MAX,
+	  .check = check_announce },
+	{ .name = "join_port", .type = CFG_UINT,
+	  .offset = OFF(transparent_join_port), .min = 1, .max = 65535 },
 	{ 0 },
 };
 
@@ -362,6 +415,7 @@ static bool set_defaults(struct conc_config *c)
 	c->auth.replay_cache = DEF_AUTH_REPLAY;
 	c->transparent_enabled = DEF_TRANSPARENT;
 	c->transparent_port = DEF_TRANSPARENT_PORT;
+	c->transparent_join_port = DEF_JOIN_PORT;
 	c->source_preserve = DEF_PRESERVE;
 	c->tproxy_table = DEF_TPROXY_TABLE;
 	c->tproxy_priority = DEF_TPROXY_PRIORITY;
@@ -380,6 +434,14 @@ static const char *validate_tproxy(const struct conc_config *c)
 	if (c->transparent_enabled &&
 	    c->transparent_port == addr_port((const struct sockaddr *)&c->listen))
 		return "transparent.port: must differ from the port of listen";
+	if (!c->transparent_enabled && c->n_transparent_announce)
+		return "transparent.announce: applies with transparent.enabled "
+		       "only; remove it or enable transparent mode";
+	if (c->n_transparent_announce &&
+	    (c->transparent_join_port == addr_port((const struct sockaddr *)&c->listen) ||
+	     c->transparent_join_port == c->transparent_port))
+		return "transparent.join_port: must differ from the port of "
+		       "listen and from transparent.port";
 	if (c->transparent_enabled && c->auth.required)
 		return "transparent.enabled: intercepted connections carry no "
 		       "Auth TLV, so auth.required cannot hold for them; turn "

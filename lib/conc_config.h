@@ -13,6 +13,7 @@
 #include "ctl.h"
 
 #define CONC_DEFAULT_PORT 5124
+#define CONC_ANNOUNCE_MAX 8 /* the kernel's MPTCP endpoints per namespace */
 
 enum conc_tfo_policy {
 	CONC_TFO_SET,     /* set bit 0x2 of net.ipv4.tcp_fastopen, log it */
@@ -70,6 +71,11 @@ struct conc_config {
 	uint32_t transparent_port;    /* transparent.port: 1..65535 */
 	char **transparent_ifs;       /* transparent.interfaces: iifnames */
 	size_t n_transparent_ifs;     /* > 0 when enabled */
+	char **transparent_announce;  /* transparent.announce: addresses
+					 (checked by the loader) where the
+					 CPEs' further subflows join */
+	size_t n_transparent_announce; /* 0..CONC_ANNOUNCE_MAX */
+	uint32_t transparent_join_port; /* transparent.join_port: 1..65535 */
 
 	/* source: bind the upstream connection to the client's own address. */
 	bool source_preserve;                   /* source.preserve */

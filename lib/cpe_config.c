@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cfgparse.h"
+#include "cpe_client_source.h"
 #include "conc_config.h"
 #include "log.h"
 
@@ -107,6 +108,15 @@ static bool ifname_ok(const char *s, char *why, size_t len)
 			return false;
 		}
 	}
+	return true;
+}
+
+/* A name nftables rule text holds without quoting trouble. */
+static bool nft_name_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return false;
 	return true;
 }
 
@@ -327,8 +337,6 @@ static bool transparent_ok(const struct cpe_config *c, char *why, size_t len)
 
 	if (c->protocol != CPE_PROTO_UNSET)
 		key = "protocol";
-	else if (c->source)
-		key = "source: true";
 	else if (c->socks_user || c->socks_password)
 		key = c->socks_user ? "socks_user" : "socks_password";
 	if (!key && c->auth.id) {
@@ -338,8 +346,8 @@ static bool transparent_ok(const struct cpe_config *c, char *why, size_t len)
 	if (!key)
 		return true;
 	snprintf(why, len, "%s does not apply with mode: transparent (no "
-		 "opening is sent: the concentrator takes destination and source "
-		 "from the connection itself); remove it", key);
+		 "opening is sent: the concentrator takes the destination from "
+		 "the connection itself); remove it", key);
 	return false;
 }
 
@@ -731,6 +739,23 @@ static bool paths_one_family(const struct cpe_config *c, char *why, size_t len)
 	return true;
 }
 
+/* Transparent mode with carrier.source (lib/cpe_client_source.h): NULL
+ * when its table and the TUN's name fit. */
+static const char *client_source_why(const struct cpe_config *c)
+{
+	unsigned long long t = c->route_table + CPE_PATHS_MAX + 1ull;
+
+	if (!nft_name_ok(c->tun_name))
+		return "tun.name: with carrier.source in transparent mode it "
+		       "goes into an nftables rule: letters, digits, '.', '_' "
+		       "and '-' only";
+	if (t > MAX_TABLE || (t >= 253 && t <= 255))
+		return "routing.table: with carrier.source in transparent mode "
+		       "table + 9 is the answers' local table: not beyond "
+		       "4294967294, nor 253 to 255";
+	return NULL;
+}
+
 /* What spans sections (their order in the file is free) or a whole
  * sequence (the walker checks each element as it comes), then invariants
  * the daemon relies on whatever the schema says. */
@@ -766,6 +791,8 @@ static bool validate(const struct cpe_config *c, const char *name, char *err,
 		why = auth_socks5;
 	else if (!c->conc.ss_family && !paths_one_family(c, buf, sizeof(buf)))
 		why = buf;
+	else if (cpe_client_source_wanted(c))
+		why = client_source_why(c);
 	if (why && err && errlen)
 		snprintf(err, errlen, "%s: %s", name, why);
 	return !why;

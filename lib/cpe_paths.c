@@ -25,6 +25,7 @@ struct path {
 	struct sockaddr_storage src, gw; /* effective: configured or found */
 	socklen_t src_len;
 	bool routed;          /* table and rule installed for src/gw */
+	bool main_route;      /* the main table's default route is ours */
 	bool endpoint;        /* MPTCP endpoint id idx + 1 installed */
 	uint64_t endpoint_ms; /* when it was */
 	char why[64];         /* why the path is unusable, for the log */
@@ -95,14 +96,28 @@ static void endpoint_del(struct path *p)
 			  p->cfg->interface, strerror(-r));
 }
 
+/* In transparent mode a concentrator on the path refuses joins to the
+ * intercepted destination (its kernel finds the join on the transparent
+ * listener's port, not the connection's) and announces an address with a
+ * port instead (ADD_ADDR, transparent.announce): fullmesh makes every path
+ * join each announced address, and, when nobody announces anything (a
+ * plain MPTCP server), behaves as a plain subflow endpoint towards the
+ * destination's own address. */
+static uint32_t endpoint_flags(const struct cpe_path_config *pc,
+			       const struct cpe_config *c)
+{
+	return MPTCP_PM_ADDR_FLAG_SUBFLOW |
+	       (c->mode == CPE_MODE_TRANSPARENT ? MPTCP_PM_ADDR_FLAG_FULLMESH : 0) |
+	       (pc->role == CPE_PATH_BACKUP ? MPTCP_PM_ADDR_FLAG_BACKUP : 0);
+}
+
 static void endpoint_add(struct path *p)
 {
 	struct mptcp_pm_endpoint e = {
 		.family = p->src.ss_family,
 		.ifindex = p->link.ifindex,
 		.id = (uint8_t)(p->idx + 1),
-		.flags = MPTCP_PM_ADDR_FLAG_SUBFLOW |
-			 (p->cfg->role == CPE_PATH_BACKUP ? MPTCP_PM_ADDR_FLAG_BACKUP : 0),
+		.flags = endpoint_flags(p->cfg, p->owner->cfg),
 	};
 	int r;
 
@@ -299,6 +314,7 @@ static void resync_path(struct path *p)
 	}
 	src = p->cfg->source.ss_family ? p->cfg->source : k.addr;
 	gw = p->cfg->gateway.ss_family ? p->cfg->gateway : k.gateway;
+	p->main_route = k.gateway.ss_family != 0;
 	if (p->routed && k.ifindex == p->link.ifindex && k.up == was_up &&
 	    same_host(&src, &p->src) && same_host(&gw, &p->gw))
 		return;
@@ -418,8 +434,18 @@ static bool setup(struct cpe_paths *o, struct cpe_config *cfg)
 		return false;
 	}
 	if ((r = mptcp_pm_flush(o->pm)) < 0 ||
-	    (r = mptcp_pm_get_limits(o->pm, &subflows, &add_addr)) < 0 ||
-	    (r = mptcp_pm_set_limits(o->pm, (uint32_t)cfg->n_paths, add_addr)) < 0) {
+	    (r = mptcp_pm_get_limits(o->pm, &subflows, &add_addr)) < 0)
+		goto err_pm;
+	subflows = (uint32_t)cfg->n_paths;
+	if (cfg->mode == CPE_MODE_TRANSPARENT) {
+		/* Each path joins each address the destination (or a
+		 * concentrator on the way) announces, and how many it
+		 * announces is not known here: the kernel's maximum. */
+		subflows = MPTCP_PM_LIMIT_MAX;
+		add_addr = MPTCP_PM_LIMIT_MAX;
+	}
+	if ((r = mptcp_pm_set_limits(o->pm, subflows, add_addr)) < 0) {
+err_pm:
 		log_error("paths: cannot set the MPTCP endpoints and limits: %s",
 			  strerror(-r));
 		return false;
@@ -484,7 +510,7 @@ void cpe_paths_free(struct cpe_paths *o)
 static bool same_paths(const struct cpe_config *a, const struct cpe_config *b)
 {
 	if (a->n_paths != b->n_paths || a->route_table != b->route_table ||
-	    a->rule_priority != b->rule_priority ||
+	    a->rule_priority != b->rule_priority || a->mode != b->mode ||
 	    cpe_config_paths_family(a) != cpe_config_paths_family(b))
 		return false;
 	for (size_t i = 0; i < a->n_paths; i++) {
@@ -506,9 +532,10 @@ bool cpe_paths_reload(struct cpe_paths *o, struct cpe_config *cfg)
 			struct path *p = &o->v[i];
 			bool backup = cfg->paths[i].role == CPE_PATH_BACKUP;
 			int r;
+			/* the kernel changes BACKUP and FULLMESH: both given */
 			if (p->cfg->role != cfg->paths[i].role && p->endpoint &&
 			    (r = mptcp_pm_set_flags(o->pm, (uint8_t)(p->idx + 1),
-						    backup ? MPTCP_PM_ADDR_FLAG_BACKUP : 0)) < 0)
+						    endpoint_flags(&cfg->paths[i], cfg))) < 0)
 				log_warnx("path %s: cannot change its role: %s",
 					  p->cfg->interface, strerror(-r));
 			else if (p->cfg->role != cfg->paths[i].role)
@@ -556,6 +583,17 @@ enum cpe_pick cpe_paths_pick(const struct cpe_paths *o,
 		}
 	}
 	return CPE_PICK_NONE;
+}
+
+bool cpe_paths_main_route(const struct cpe_paths *o, uint32_t id)
+{
+	size_t i = (id & 0xf) - 1;
+
+	if (!o || !o->n)
+		return true; /* nothing managed: the main table is the route */
+	if (!id || i >= o->n || path_id(o, i) != id)
+		return false;
+	return o->v[i].main_route;
 }
 
 const char *cpe_paths_name(const struct cpe_paths *o, uint32_t id)

@@ -12,6 +12,11 @@
  *   up: endpoint added (open connections gain a subflow on the path)
  *   down: endpoint removed (its subflows close, data moves to the others)
  *
+ * Endpoints are "subflow"; in transparent mode "subflow fullmesh", with
+ * the limits at the kernel's maximum, so that each path also joins every
+ * address the far end announces (a concentrator on the path announces
+ * where joins are accepted: see cpe_paths.c's endpoint_flags).
+ *
  * New flows ask cpe_paths_pick() where to start: the first path (in file
  * order) that is up, active before backup. Single-threaded: everything runs
  * in the daemon's loop. */
@@ -63,6 +68,13 @@ enum cpe_pick cpe_paths_pick(const struct cpe_paths *p,
  * paths were reinstalled since (a reload that changed them). Valid until
  * the next reload. */
 const char *cpe_paths_name(const struct cpe_paths *p, uint32_t id);
+
+/* Whether a connection that follows the main table (bound to no path's
+ * source) leaves through the path id names: the main table's default
+ * route goes out of its interface through a gateway (a device route, as
+ * on point-to-point links, is not known: false). True when no paths are
+ * managed. */
+bool cpe_paths_main_route(const struct cpe_paths *p, uint32_t id);
 
 /* A path as /status shows it (docs/control.md). */
 struct cpe_path_info {

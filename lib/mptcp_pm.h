@@ -58,8 +58,9 @@ int mptcp_pm_dump(struct mptcp_pm *pm, struct mptcp_pm_endpoint *out,
 int mptcp_pm_set_flags(struct mptcp_pm *pm, uint8_t id, uint32_t flags);
 
 /* The namespace's limits: extra subflows per connection, and ADD_ADDRs
- * accepted from the peer. The kernel caps both (8 on older kernels, more
- * on newer): -EINVAL above the cap. */
+ * accepted from the peer. The kernel caps both (MPTCP_PM_LIMIT_MAX; newer
+ * kernels may allow more): -EINVAL above the cap. */
+#define MPTCP_PM_LIMIT_MAX 8
 int mptcp_pm_set_limits(struct mptcp_pm *pm, uint32_t subflows,
 			uint32_t add_addr_accepted);
 int mptcp_pm_get_limits(struct mptcp_pm *pm, uint32_t *subflows,

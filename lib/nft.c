@@ -86,8 +86,11 @@ static char *rules_text(const struct nft_tproxy *t)
 		     "table inet " NFT_TPROXY_TABLE " {\n"
 		     " chain prerouting {\n"
 		     "  type filter hook prerouting priority mangle; policy accept;\n"
-		     "  meta l4proto tcp tcp flags & (syn | ack) != syn "
+		     "  meta l4proto tcp %s%s%s"
+		     "tcp flags & (syn | ack) != syn "
 		     "socket transparent 1 meta mark set 0x%x accept\n",
+		     t->skip_if ? "iifname != \"" : "",
+		     t->skip_if ? t->skip_if : "", t->skip_if ? "\" " : "",
 		     t->mark);
 	for (int i = 0; t->n_ifs && i < 2 && n > 0 && (size_t)n < len * 3; i++) {
 		off = (size_t)n;

@@ -6,7 +6,8 @@
  *   table inet mptun_tproxy, chain prerouting (hook prerouting, mangle):
  *     TCP, not a bare SYN, of a transparent socket (an intercepted
  *       connection, or an upstream one bound to a preserved client
- *       address): mark, accept
+ *       address; on the CPE, a connection bound to a LAN client's
+ *       address), not from skip_if: mark, accept
  *     TCP SYN from one of ifs, to an address not of this host, with the
  *       MPTCP option (MP_CAPABLE or MP_JOIN): mark, tproxy to
  *       127.0.0.1:port (IPv4) or [::1]:port (IPv6), where the
@@ -31,6 +32,11 @@ struct nft_tproxy {
 	size_t n_ifs;     /* 0: no TPROXY rule, the socket rule only */
 	uint16_t port;    /* the transparent listener's */
 	uint32_t mark;    /* non-zero */
+	/* NULL, or an interface (checked by the config) whose packets the
+	 * socket rule leaves alone: the CPE's TUN, whose packets to a LAN
+	 * client are forwarded even when a socket of the CPE is bound to
+	 * that client's address (lwip-port/cpe_flow.c) */
+	const char *skip_if;
 };
 
 /* Replace the table (a leftover of a crashed run included) by the one t

@@ -10,6 +10,9 @@
 #ifndef TCP_FASTOPEN_NO_COOKIE
 #define TCP_FASTOPEN_NO_COOKIE 34
 #endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -147,4 +150,12 @@ int sockopt_bind_source(int fd, const struct sockaddr *src, socklen_t len)
 	/* the port is chosen at connect(), so binds do not exhaust ports */
 	set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
 	return bind(fd, src, len) < 0 ? -errno : 0;
+}
+
+int sockopt_transparent(int fd, int family)
+{
+	/* one flag of the socket, whichever level sets it */
+	if (family == AF_INET6)
+		return set_int(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, 1);
+	return set_int(fd, IPPROTO_IP, IP_TRANSPARENT, 1);
 }

@@ -44,5 +44,8 @@ int sockopt_mptcp_client(int family);
 /* Bind a client socket to a source address (port 0, picked at connect()
  * with IP_BIND_ADDRESS_NO_PORT). 0 or -errno. */
 int sockopt_bind_source(int fd, const struct sockaddr *src, socklen_t len);
+/* IP_TRANSPARENT or IPV6_TRANSPARENT: the socket may bind an address
+ * that is not this host's (needs CAP_NET_ADMIN). 0 or -errno. */
+int sockopt_transparent(int fd, int family);
 
 #endif

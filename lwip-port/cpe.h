@@ -74,6 +74,10 @@ struct cpe {
 	struct cpe_counters ctr;
 	struct cpe_errors errors;
 	struct metrics_hist connect; /* opening to the answer */
+	/* Transparent mode with carrier.source, as set up at start: the
+	 * nftables table and policy routing that deliver the answers to a
+	 * socket bound to a LAN client's address are installed. */
+	bool client_source;
 };
 
 /* The flow NAT's view of lwIP's listening port. */

@@ -228,6 +228,30 @@ static int open_direct(struct cpe_flow *f)
 	return loop_add_fd(f->cpe->loop, f->sfd, EPOLLOUT, on_sock, f);
 }
 
+/* Transparent mode with carrier.source: the first subflow leaves from the
+ * LAN client's own address, so that a concentrator preserving sources (or
+ * the destination itself) sees it. Its port is the kernel's: the client's
+ * own would make this socket take the answers lwIP sends the client for
+ * the same connection. Such a socket follows the main table (no path's
+ * rule matches its source), so only when the path picked is the one the
+ * main table's default route uses (or none is managed); else the
+ * path's own source, as without carrier.source. */
+static bool client_source(const struct cpe_flow *f, const struct sockaddr *src,
+			  struct sockaddr_storage *out)
+{
+	const struct cpe *c = f->cpe;
+	const struct flownat_tuple *t = &f->nat->orig;
+
+	if (!f->transparent || !c->client_source || !c->cfg->source)
+		return false;
+	/* a path of the other family: the flow follows the routes anyway */
+	if (src && src->sa_family == t->family &&
+	    !cpe_paths_main_route(c->paths, f->path))
+		return false;
+	cpe_tuple_addr(t->family, t->client, 0, out);
+	return true;
+}
+
 /* The MPTCP connection to to (the concentrator, or in transparent mode
  * the destination), from src when a path was picked: the opening (and
  * first bytes) go in the SYN with MSG_FASTOPEN; if the kernel cannot put
@@ -236,11 +260,18 @@ static int open_direct(struct cpe_flow *f)
 static int open_mptcp(struct cpe_flow *f, const struct sockaddr *to, socklen_t to_len,
 		      const struct sockaddr *src, socklen_t src_len, uint32_t ev)
 {
+	struct sockaddr_storage client;
 	ssize_t n;
 	int r;
 
 	if ((f->sfd = sockopt_mptcp_client(to->sa_family)) < 0)
 		return f->sfd;
+	if (client_source(f, src, &client)) {
+		src = (struct sockaddr *)&client;
+		src_len = sa_len(&client);
+		if ((r = sockopt_transparent(f->sfd, client.ss_family)) < 0)
+			return r;
+	}
 	if (src && src->sa_family == to->sa_family &&
 	    (r = sockopt_bind_source(f->sfd, src, src_len)) < 0)
 		return r;

@@ -27,8 +27,9 @@ enum gauge { G_ACTIVE, G_HOSTS, G_ENTRIES };
 	X(drop_no_flow)                                                        \
 	X(drop_full)                                                           \
 	X(drop_out_unknown)                                                    \
-	X(expired)
-#define N_FLOWNAT 14
+	X(expired)                                                             \
+	X(reclaimed)
+#define N_FLOWNAT 15
 _Static_assert(sizeof(struct flownat_counters) == N_FLOWNAT * sizeof(uint64_t),
 	       "a flownat counter is missing from CPE_STATS_FLOWNAT");
 

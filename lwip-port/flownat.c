@@ -415,6 +415,8 @@ static void set_deltas(struct flownat *nat, struct node *n, unsigned fi)
 	n->tcp_delta = csum_fold(acc);
 }
 
+static void node_remove(struct flownat *nat, struct node *n);
+
 static struct node *entry_add(struct flownat *nat,
 			      const struct flownat_tuple *t, uint32_t h)
 {
@@ -422,6 +424,16 @@ static struct node *entry_add(struct flownat *nat,
 	struct node *n = nat->free;
 	uint16_t port;
 
+	/* Full: the entry whose flow ended longest ago gives way. It only
+	 * lingers for stray packets of a finished flow (lwIP's TIME_WAIT),
+	 * and lwIP itself recycles its oldest TIME_WAIT pcb when out of
+	 * pcbs; without this, a LAN opening connections faster than
+	 * max_entries / linger per second would have its SYNs dropped. */
+	if ((!n || nat->count >= nat->cfg.max_entries) && nat->closed_head) {
+		node_remove(nat, nat->closed_head);
+		nat->ctr.reclaimed++;
+		n = nat->free;
+	}
 	if (!n || nat->count >= nat->cfg.max_entries)
 		return NULL;
 	port = port_alloc(&nat->ports[fi]);

@@ -78,6 +78,8 @@ struct flownat_counters {
 	uint64_t drop_full;         /* no entry or port left */
 	uint64_t drop_out_unknown;  /* lwIP output for no entry */
 	uint64_t expired;
+	uint64_t reclaimed;         /* lingering entries given to a new flow
+				       because the table was full */
 };
 
 struct flownat *flownat_new(const struct flownat_config *cfg);

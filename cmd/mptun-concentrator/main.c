@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "loop.h"
+#include "mptcp_pm.h"
 #include "nft.h"
 #include "privdrop.h"
 #include "sockopt.h"
@@ -30,6 +31,10 @@ struct main_ctx {
 	struct ctl *ctl;
 	struct ctl_self self;
 	struct conc_config *tproxy; /* what nftables and routing were set for */
+	struct conc_announce announce; /* transparent.announce, as added */
+	struct loop_timer announce_timer; /* while some wait for their port */
+	bool announce_logged[CONC_ANNOUNCE_MAX];
+	unsigned announce_tries; /* of the pending ones, one a second */
 };
 
 static const struct cli_info cli = {
@@ -61,28 +66,21 @@ static void check_tfo_sysctl(const struct conc_config *c)
 		 v, v | SOCKOPT_TFO_SERVER);
 }
 
-/* Each flow holds up to six fds (two sockets, two pipes). */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_warn("setrlimit(RLIMIT_NOFILE)");
-	}
-}
-
 /* What nftables and the policy routing were installed for at start. */
 static bool tproxy_changed(const struct conc_config *c,
 			   const struct conc_config *o)
 {
 	bool ifs = c->n_transparent_ifs != o->n_transparent_ifs;
+	bool ann = c->n_transparent_announce != o->n_transparent_announce;
 
 	for (size_t i = 0; !ifs && i < c->n_transparent_ifs; i++)
 		ifs = strcmp(c->transparent_ifs[i], o->transparent_ifs[i]) != 0;
-	return ifs || c->transparent_enabled != o->transparent_enabled ||
+	for (size_t i = 0; !ann && i < c->n_transparent_announce; i++)
+		ann = strcmp(c->transparent_announce[i],
+			     o->transparent_announce[i]) != 0;
+	return ifs || ann || c->transparent_enabled != o->transparent_enabled ||
 	       c->transparent_port != o->transparent_port ||
+	       c->transparent_join_port != o->transparent_join_port ||
 	       c->source_preserve != o->source_preserve ||
 	       c->tproxy_table != o->tproxy_table ||
 	       c->tproxy_priority != o->tproxy_priority ||
@@ -213,6 +211,70 @@ static int drop_privileges(struct main_ctx *m)
 	return 0;
 }
 
+/* The addresses added since the last call. */
+static void announce_log(struct main_ctx *m)
+{
+	const struct conc_config *c = m->tproxy;
+
+	for (size_t i = 0; i < m->announce.n; i++) {
+		if (!m->announce.ids[i] || m->announce_logged[i])
+			continue;
+		m->announce_logged[i] = true;
+		log_info("announcing %s port %u to MPTCP peers (MPTCP endpoint "
+			 "id %u, signal): further subflows join there",
+			 c->transparent_announce[i], c->transparent_join_port,
+			 m->announce.ids[i]);
+	}
+}
+
+static int64_t on_announce_timer(struct loop *l, void *arg)
+{
+	struct main_ctx *m = arg;
+	bool final = ++m->announce_tries >= CONC_ANNOUNCE_WAIT_S;
+	char err[512];
+
+	if (conc_announce_retry(m->tproxy, &m->announce, final, err,
+				sizeof(err)) < 0) {
+		log_error("%s; not announcing it: connections use their first "
+			  "path only", err);
+		return LOOP_TIMER_STOP;
+	}
+	announce_log(m);
+	return m->announce.pending ? 1000 : LOOP_TIMER_STOP;
+}
+
+/* Where the CPEs' further subflows join (lib/conc_announce.c). */
+static void announce_setup(struct main_ctx *m)
+{
+	const struct conc_config *c = m->tproxy;
+	char err[512], err2[512];
+
+	if (!c->transparent_enabled)
+		return;
+	if (!c->n_transparent_announce) {
+		log_warnx("transparent.announce is empty: the CPEs' further "
+			  "subflows cannot join (the kernel refuses joins sent "
+			  "to the intercepted destination), so each connection "
+			  "uses its first path only");
+		return;
+	}
+	if (conc_announce_setup(c, &m->announce, err, sizeof(err)) < 0) {
+		conc_tproxy_teardown(c, err2, sizeof(err2));
+		fatalx("%s", err);
+	}
+	announce_log(m);
+	if (m->announce.pending)
+		log_warnx("transparent.announce: port %u is in use, as the "
+			  "joins of a previous run hold it (TIME_WAIT) for up to "
+			  "a minute: trying again every second for %u s; until "
+			  "then connections use their first path only",
+			  c->transparent_join_port, CONC_ANNOUNCE_WAIT_S);
+	if (m->announce.subflows_was)
+		log_info("raised the MPTCP subflows limit from %u to %u (joins "
+			 "accepted per connection)", m->announce.subflows_was,
+			 MPTCP_PM_LIMIT_MAX);
+}
+
 /* Transparent mode and source preservation: the nftables table and the
  * policy routing, installed for the start configuration (kept in
  * m->tproxy until they are removed). */
@@ -231,6 +293,7 @@ static void tproxy_setup(struct main_ctx *m)
 		 NFT_TPROXY_TABLE, m->tproxy->tproxy_mark, m->tproxy->tproxy_table,
 		 m->d.transparent ? "; transparent listener" : "",
 		 m->d.preserve ? "; source preservation" : "");
+	announce_setup(m);
 }
 
 static void tproxy_teardown(struct main_ctx *m)
@@ -239,6 +302,8 @@ static void tproxy_teardown(struct main_ctx *m)
 
 	if (!m->tproxy)
 		return;
+	if (conc_announce_teardown(&m->announce, err, sizeof(err)) < 0)
+		log_error("removing the announced MPTCP endpoints: %s", err);
 	if (conc_tproxy_teardown(m->tproxy, err, sizeof(err)) < 0)
 		log_error("removing the nftables table or the policy routing: "
 			  "%s (the next start removes them)", err);
@@ -269,6 +334,8 @@ static int run(struct main_ctx *m)
 		fatal("event loop");
 	if ((r = conc_limits_init(&m->d.limits)) < 0)
 		fatalx("out of memory");
+	if (m->announce.pending)
+		loop_timer_arm(l, &m->announce_timer, 1000, on_announce_timer, m);
 	m->d.n_workers = worker_count(m->d.cfg);
 	if ((r = conc_workers_init(&m->d)) < 0) {
 		log_error("cannot start workers: %s", strerror(-r));
@@ -301,6 +368,7 @@ static int run(struct main_ctx *m)
 	if ((r = loop_run(l)) < 0)
 		log_error("event loop: %s", strerror(-r));
 out:
+	loop_timer_disarm(l, &m->announce_timer);
 	ctl_stop(m->ctl);
 	conc_workers_join(&m->d);
 	conc_limits_destroy(&m->d.limits);
@@ -336,7 +404,7 @@ int main(int argc, char **argv)
 	if (!o.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	cli_raise_nofile(); /* a flow holds up to six fds: two sockets, two pipes */
 	check_tfo_sysctl(m.d.cfg);
 	tproxy_setup(&m);
 	m.config_path = o.config;

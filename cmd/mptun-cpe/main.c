@@ -12,10 +12,12 @@
 #include "addr.h"
 #include "auth.h"
 #include "cpe.h"
+#include "cpe_client_source.h"
 #include "cpe_ctl.h"
 #include "cli.h"
 #include "ctl.h"
 #include "log.h"
+#include "nft.h"
 #include "nlroute.h"
 #include "privdrop.h"
 #include "sysctl.h"
@@ -100,6 +102,10 @@ static bool reload(struct cpe_main *m, char *msg, size_t len)
 		return false;
 	}
 	log_set_level(c->log_level);
+	if (cpe_client_source_wanted(c) && !m->c.client_source)
+		log_warnx("reload: carrier.source in transparent mode takes "
+			  "effect at restart (its nftables table and routing are "
+			  "installed at start)");
 	if (!(paths_ok = cpe_paths_reload(m->c.paths, c)))
 		log_error("reload: paths not managed until the next reload or restart");
 	log_warnx("reload: tun, lan, capture, concentrator and control changes "
@@ -195,6 +201,26 @@ static void drop_privileges(const struct cpe_config *c)
 
 static void teardown(struct cpe_main *m);
 
+/* Transparent mode with carrier.source (lib/cpe_client_source.h), or the
+ * leftovers of a run that had it. */
+static void client_source_setup(struct cpe_main *m)
+{
+	char err[512];
+	int r;
+
+	if (!cpe_client_source_wanted(m->c.cfg)) {
+		cpe_client_source_remove(m->nl, m->table, err, sizeof(err));
+		return;
+	}
+	if ((r = cpe_client_source_install(m->nl, m->c.cfg, err, sizeof(err))) < 0)
+		fatalx("carrier.source in transparent mode: %s", err);
+	m->c.client_source = true;
+	log_info("transparent mode with carrier.source: flows start from the "
+		 "LAN client's address; nftables table inet %s and fwmark 0x%x "
+		 "lookup %u installed", NFT_TPROXY_TABLE,
+		 cpe_client_source_table(m->table), cpe_client_source_table(m->table));
+}
+
 /* With IPv6 switched off (disable_ipv6, which the TUN inherits, or a
  * kernel without IPv6) the kernel refuses IPv6 routes through the TUN; no
  * LAN IPv6 is forwarded then anyway, so IPv4 alone is captured. */
@@ -231,6 +257,7 @@ static void setup(struct cpe_main *m)
 	m->table = c->route_table;
 	nlroute_capture_remove(m->nl, m->table);
 	cpe_paths_cleanup(m->nl, m->table);
+	client_source_setup(m);
 	if ((m->tunfd = tun_open(c->tun_name, true, &vnet)) < 0)
 		fatalx("cannot create TUN device %s: %s", c->tun_name, strerror(-m->tunfd));
 	if (!vnet)
@@ -269,6 +296,13 @@ static void teardown(struct cpe_main *m)
 	m->ctl = NULL;
 	if (m->nl)
 		nlroute_capture_remove(m->nl, m->table);
+	if (m->nl && m->c.client_source) {
+		char err[512];
+		if (cpe_client_source_remove(m->nl, m->table, err, sizeof(err)) < 0)
+			log_error("removing the client source's nftables table or "
+				  "routing: %s", err);
+		m->c.client_source = false;
+	}
 	if (m->c.loop) {
 		cpe_flows_close_all(&m->c);
 		cpe_flows_reap(&m->c);
@@ -309,6 +343,7 @@ int main(int argc, char **argv)
 	if (!o.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	signal(SIGPIPE, SIG_IGN);
+	cli_raise_nofile(); /* a flow holds one fd: its MPTCP socket */
 	m.config_path = o.config;
 	ctl_self_init(&m.self, "mptun-cpe", o.config);
 	setup(&m);

@@ -181,7 +181,8 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # ctl_http (control.http, default off), ctl_socket (control.socket, default
 # $TMP/cpe-TUN-PID.sock: one per call); mode (carrier.mode: plain, or
 # transparent, which leaves carrier.protocol out), source (carrier.source,
-# default false); conc=none leaves concentrator.address out; mtu (tun.mtu,
+# default false; in transparent mode: flows start from the LAN client's
+# address); conc=none leaves concentrator.address out; mtu (tun.mtu,
 # left out when empty: the daemon's default).
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
@@ -196,7 +197,7 @@ cpe_config() {
 		mode=plain source=false carrier conc_yaml mtu=''
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
 	carrier="  protocol: $proto"$'\n'"  source: $source"
-	[ "$mode" = plain ] || carrier="  mode: $mode"
+	[ "$mode" = plain ] || carrier="  mode: $mode"$'\n'"  source: $source"
 	conc_yaml="concentrator:"$'\n'"  address: \"$conc\""
 	[ "$conc" = none ] && conc_yaml="concentrator: {}"
 	[ -n "$ctl_socket" ] || ctl_socket=$TMP/cpe-$tun-$BASHPID.sock
@@ -331,6 +332,10 @@ cpe_check_clean() {
 		[ -z "$left" ] || break
 	done
 	check_eq "after stop: path tables $((t + 1))..$((t + 8)) are empty" "$left" ""
+	left=$(ip -n "$CPE" route show table $((t + 9)) 2>/dev/null
+		ip -n "$CPE" -6 route show table $((t + 9)) 2>/dev/null
+		ip netns exec "$CPE" nft list table inet mptun_tproxy 2>/dev/null)
+	check_eq "after stop: no client-source table $((t + 9)) or nftables table" "$left" ""
 	check_eq "after stop: no MPTCP endpoint left" "$(ip -n "$CPE" mptcp endpoint show)" ""
 	left=$(for f in $(ip netns pids "$CPE"); do cat /proc/$f/comm; done 2>/dev/null |
 		grep -c mptun)

@@ -7,8 +7,8 @@
 # nftables table, rules and routes exist while it runs and are gone after
 # SIGTERM, also after a crashed run; without CAP_NET_ADMIN it refuses to
 # start, saying so. A second path joins through an address the
-# concentrator announces (the kernel refuses joins to the intercepted
-# destination itself).
+# concentrator announces (transparent.announce; the kernel refuses joins to
+# the intercepted destination itself); the endpoint goes at exit.
 . "$(dirname "$0")/lib.sh"
 
 TABLE=7124 MARK=0x7124
@@ -101,8 +101,9 @@ check_eq "MPTCP over IPv6: counted as transparent" $(($(counter transparent) - t
 # intercepted destination itself is refused by the kernel: it reaches the
 # listener on transparent.port, not the connection's port
 # (MPTcpExtMismatchPortSynRx). The concentrator announces 10.1.1.1 port
-# 5126 instead (an MPTCP "signal" endpoint with a port, set by the
-# operator), and the client's fullmesh endpoint joins there.
+# 5126 instead (transparent.announce: an MPTCP "signal" endpoint with a
+# port, added by the daemon), and the client's fullmesh endpoint joins
+# there.
 ip -n "$CLI" link add eth1 type veth peer name cli1 netns "$CONC"
 ip -n "$CLI" addr add 10.1.1.2/24 dev eth1
 ip -n "$CONC" addr add 10.1.1.1/24 dev cli1
@@ -112,10 +113,14 @@ ip -n "$CLI" route add default via 10.1.1.1 dev eth1 table 100
 ip -n "$CLI" mptcp limits set subflows 2 add_addr_accepted 2
 ip -n "$CLI" mptcp endpoint add 10.1.1.2 dev eth1 subflow fullmesh
 ip -n "$CONC" mptcp limits set subflows 2
-ip -n "$CONC" mptcp endpoint add 10.1.1.1 dev cli1 signal port 5126
 conc_stop main
 conc_start main 5124 "$(conc_config 5124 ctl_socket="$SOCK")
-transparent: {enabled: true, port: 5125, interfaces: [cli0, cli1]}" || finish
+transparent: {enabled: true, port: 5125, interfaces: [cli0, cli1],
+  announce: [10.1.1.1], join_port: 5126}" || finish
+check "the daemon added the endpoint 10.1.1.1 port 5126 (signal)" \
+	eval "ip -n $CONC mptcp endpoint show | grep -Eq '^10.1.1.1 port 5126 id [0-9]+ signal'"
+check_eq "the daemon raised the subflows limit to 8" \
+	"$(ip -n "$CONC" mptcp limits show | grep -o 'subflows [0-9]*')" "subflows 8"
 srv_eofecho 9002
 j0=$(nstat_get "$CONC" MPTcpExtMPJoinPortAckRx) m0=$(nstat_get "$CONC" MPTcpExtMismatchPortSynRx)
 # the first byte a second late, so the subflows are made while it lasts
@@ -129,7 +134,6 @@ check_range "two paths: a subflow joined at the announced 10.1.1.1:5126 (MPTcpEx
 echo "note: joins to the intercepted destination refused by the kernel:" \
 	"$(($(nstat_get "$CONC" MPTcpExtMismatchPortSynRx) - m0)) (MPTcpExtMismatchPortSynRx)"
 ip -n "$CLI" mptcp endpoint flush
-ip -n "$CONC" mptcp endpoint flush
 
 # ---- plain TCP on the same path: untouched ----
 t1=$(counter transparent) a1=$(counter accepted)
@@ -165,6 +169,8 @@ check_eq "refused destination: counted in transparent_reset" $(($(counter transp
 check_eq "concentrator still running" "$(kill -0 "${CONC_PID[main]}" 2>&1 && echo yes)" yes
 conc_stop main
 check_clean "after SIGTERM"
+check_eq "after SIGTERM: the announced endpoint is gone" \
+	"$(ip -n "$CONC" mptcp endpoint show)" ""
 
 # ---- user: the daemon keeps CAP_NET_ADMIN to remove its rules at exit ----
 chmod 755 "$TMP"

@@ -333,6 +333,17 @@ static int cl_setup(struct cl *cl, char **argv)
 	return 0;
 }
 
+/* Closes what is still open; safe on a half-built cl. */
+static void cl_free(struct cl *cl)
+{
+	for (size_t i = 0; cl->conns && i < cl->n_conns; i++)
+		if (cl->conns[i].fd >= 0)
+			close(cl->conns[i].fd);
+	free(cl->conns);
+	free(cl->targets);
+	loop_free(cl->loop);
+}
+
 static int run_cps(struct cl *cl, char **argv)
 {
 	size_t secs;
@@ -343,8 +354,10 @@ static int run_cps(struct cl *cl, char **argv)
 		fprintf(stderr, "bad SECONDS or CONCURRENCY\n");
 		return 2;
 	}
-	if ((r = cl_setup(cl, argv)))
+	if ((r = cl_setup(cl, argv))) {
+		cl_free(cl);
 		return r;
+	}
 	cl->start_ms = loop_clock_ms();
 	cl->end_ms = cl->start_ms + secs * 1000;
 	loop_timer_arm(cl->loop, &cl->end_timer, secs * 1000, end_cb, cl);
@@ -354,6 +367,7 @@ static int run_cps(struct cl *cl, char **argv)
 	printf("cps=%.0f ok=%llu failed=%llu\n",
 	       cl->ok * 1000.0 / (loop_clock_ms() - cl->start_ms),
 	       (unsigned long long)cl->ok, (unsigned long long)cl->failed);
+	cl_free(cl);
 	return 0;
 }
 
@@ -372,19 +386,23 @@ static int run_hold(struct cl *cl, char **argv, int n)
 		if (!parse_size(argv[i + 2], min, &cl->targets[i])) {
 			fprintf(stderr, "bad N %s (ascending, >= 1)\n",
 				argv[i + 2]);
-			return 2;
+			r = 2;
+			goto out;
 		}
 	}
 	cl->n_conns = cl->targets[cl->n_targets - 1];
 	if ((r = cl_setup(cl, argv)))
-		return r;
+		goto out;
 	if (loop_add_fd(cl->loop, 0, EPOLLIN, stdin_cb, cl) < 0) {
 		fprintf(stderr, "stdin cannot be watched (a pipe or a tty)\n");
-		return 1;
+		r = 1;
+		goto out;
 	}
 	hold_fill(cl);
 	loop_run(cl->loop);
-	return 0;
+out:
+	cl_free(cl);
+	return r;
 }
 
 /* ---- server ---- */
@@ -458,13 +476,14 @@ static int run_serve(const char *port, int proto)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	struct loop *l = loop_new();
+	struct loop *l;
 	int fd, off = 0, on = 1;
 
 	if (parse_addr("::", port, &ss, &len) < 0) {
 		fprintf(stderr, "bad port %s\n", port);
 		return 2;
 	}
+	l = loop_new();
 	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    proto);
 	if (!l || fd < 0 ||
@@ -473,8 +492,12 @@ static int run_serve(const char *port, int proto)
 	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0 ||
 	    loop_add_fd(l, fd, EPOLLIN, sv_accept_cb, NULL) < 0) {
 		perror("mptun-connload: listen");
+		if (fd >= 0)
+			close(fd);
+		loop_free(l);
 		return 1;
 	}
+	/* it serves until a signal ends the process */
 	return loop_run(l) < 0;
 }
 

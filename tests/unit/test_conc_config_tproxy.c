@@ -43,6 +43,8 @@ static void test_config_defaults(void **state)
 	assert_false(c->transparent_enabled);
 	assert_int_equal(c->transparent_port, 5125);
 	assert_int_equal(c->n_transparent_ifs, 0);
+	assert_int_equal(c->n_transparent_announce, 0);
+	assert_int_equal(c->transparent_join_port, 5126);
 	assert_false(c->source_preserve);
 	assert_int_equal(c->source_prefixes.n, 0);
 	assert_int_equal(c->tproxy_table, 7124);
@@ -57,7 +59,8 @@ static void test_config_full(void **state)
 	char err[ERRLEN];
 	struct conc_config *c = load(
 		CLIENTS
-		"transparent: {enabled: true, port: 6000, interfaces: [cpe0, ppp*]}\n"
+		"transparent: {enabled: true, port: 6000, interfaces: [cpe0, ppp*],\n"
+		"  announce: [198.51.100.1, \"2001:db8:c::1\"], join_port: 7000}\n"
 		"source:\n  preserve: true\n"
 		"  prefixes: [\"2001:db8:100::/48\", 192.168.0.0/16]\n"
 		"tproxy: {table: 100, priority: 50, mark: 0x10}\n",
@@ -69,6 +72,9 @@ static void test_config_full(void **state)
 	assert_int_equal(c->transparent_port, 6000);
 	assert_int_equal(c->n_transparent_ifs, 2);
 	assert_string_equal(c->transparent_ifs[1], "ppp*");
+	assert_int_equal(c->n_transparent_announce, 2);
+	assert_string_equal(c->transparent_announce[1], "2001:db8:c::1");
+	assert_int_equal(c->transparent_join_port, 7000);
 	assert_true(c->source_preserve);
 	assert_int_equal(c->source_prefixes.n, 2);
 	assert_int_equal(c->tproxy_table, 100);
@@ -97,6 +103,31 @@ static void test_config_errors(void **state)
 				 "\"0101010101010101010101010101010101010101010101010101010101010101\"}]}\n"
 				 "transparent: {enabled: true, interfaces: [cpe0]}\n",
 			 "auth.required cannot hold");
+#define T "transparent: {enabled: true, interfaces: [cpe0], "
+	expect_error_has(CLIENTS "transparent: {announce: [198.51.100.1]}\n",
+			 "transparent.announce: applies with transparent.enabled");
+	expect_error_has(CLIENTS T "announce: [198.51.100.1], join_port: 5124}\n",
+			 "transparent.join_port: must differ");
+	expect_error_has(CLIENTS T "announce: [198.51.100.1], join_port: 5125}\n",
+			 "transparent.join_port: must differ");
+	expect_error_has(CLIENTS T "join_port: 0}\n", "t.yaml:3:");
+	expect_error_has(CLIENTS T "announce: [\"198.51.100.1:5126\"]}\n",
+			 "no port: join_port is the port");
+	expect_error_has(CLIENTS T "announce: [example.com]}\n",
+			 "not an IPv4 or IPv6 address");
+	expect_error_has(CLIENTS T "announce: [127.0.0.1]}\n",
+			 "not an address a CPE can reach");
+	expect_error_has(CLIENTS T "announce: [\"::\"]}\n",
+			 "not an address a CPE can reach");
+	expect_error_has(CLIENTS T "announce: [\"ff02::1\"]}\n",
+			 "not an address a CPE can reach");
+	expect_error_has(CLIENTS T "announce: [198.51.100.1, 198.51.100.2, "
+				 "198.51.100.1]}\n",
+			 "duplicate address, also transparent.announce[0]");
+	expect_error_has(CLIENTS T "announce: [1.0.0.1, 1.0.0.2, 1.0.0.3, 1.0.0.4, "
+				 "1.0.0.5, 1.0.0.6, 1.0.0.7, 1.0.0.8, 1.0.0.9]}\n",
+			 "t.yaml:3:");
+#undef T
 	expect_error_has(CLIENTS "source: {preserve: true}\n",
 			 "source.prefixes: preserve needs");
 	expect_error_has(CLIENTS "source: {prefixes: [10.0.0.1/8]}\n", "t.yaml:3:");

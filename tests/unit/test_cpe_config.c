@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cpe_config.h"
+#include "cpe_client_source.h"
 #include "log.h"
 
 #define ERRLEN 512
@@ -664,14 +665,26 @@ static void test_transparent(void **state)
 	expect_error(REQ "carrier: {mode: transparent, protocol: socks4}\n",
 		     "t.yaml:5:10: carrier: protocol does not apply with mode: "
 		     "transparent (no opening is sent: the concentrator takes "
-		     "destination and source from the connection itself); "
-		     "remove it");
+		     "the destination from the connection itself); remove it");
 	expect_error(REQ "carrier: {protocol: convert, mode: transparent}\n",
 		     "t.yaml:5:10: carrier: protocol does not apply with mode: "
 		     "transparent");
-	expect_error(REQ "carrier: {mode: transparent, source: true}\n",
-		     "t.yaml:5:10: carrier: source: true does not apply with "
-		     "mode: transparent");
+	/* source: the connection starts from the LAN client's address */
+	c = load_ok(REQ "carrier: {mode: transparent, source: true}\n");
+	assert_true(c->source);
+	assert_true(cpe_client_source_wanted(c));
+	assert_int_equal(cpe_client_source_table(c->route_table), 7109);
+	cpe_config_unref(c);
+	expect_error(REQ "tun: {name: \"mp+0\"}\n"
+			 "carrier: {mode: transparent, source: true}\n",
+		     "t.yaml: tun.name: with carrier.source in transparent mode it goes "
+		     "into an nftables rule");
+	expect_error(REQ "routing: {table: 244}\n"
+			 "carrier: {mode: transparent, source: true}\n",
+		     "t.yaml: routing.table: with carrier.source in transparent mode "
+		     "table + 9");
+	c = load_ok(REQ "routing: {table: 244}\ncarrier: {mode: transparent}\n");
+	cpe_config_unref(c);
 	expect_error(REQ "carrier: {mode: transparent, socks_user: u, "
 			 "socks_password: p}\n",
 		     "t.yaml:5:10: carrier: socks_user does not apply with "

@@ -1301,6 +1301,44 @@ static void test_full_table(void **state)
 	flownat_free(nat);
 }
 
+/* Full, with lingering (CLOSED) entries: a new SYN takes the place of the
+ * one that ended first, instead of being dropped. */
+static void test_full_table_reclaims(void **state)
+{
+	struct flownat *nat = nat_new(4);
+	struct spec s = spec("10.0.0.1", "10.0.0.9", 1, 2, SYN);
+	uint8_t b[PKT_MAX];
+	struct flownat_entry *e[4];
+
+	for (int i = 0; i < 4; i++) {
+		s.sport = (uint16_t)(100 + i);
+		e[i] = open_flow(nat, &s, false);
+	}
+	flownat_set_state(nat, e[1], FLOWNAT_CLOSED, 1000);
+	flownat_set_state(nat, e[3], FLOWNAT_CLOSED, 2000);
+	s.sport = 200;
+	assert_int_equal(in(nat, b, build(b, &s), NULL), FLOWNAT_NEW);
+	assert_int_equal(flownat_counters(nat)->reclaimed, 1);
+	assert_int_equal(flownat_counters(nat)->drop_full, 0);
+	assert_int_equal(flownat_count(nat), 4);
+	/* e[1] (ended first) is gone: its next packet has no entry */
+	s.sport = 101;
+	s.flags = ACK;
+	assert_int_equal(in(nat, b, build(b, &s), NULL), FLOWNAT_DROP);
+	/* e[3] lingers on */
+	s.sport = 103;
+	assert_int_equal(in(nat, b, build(b, &s), NULL), FLOWNAT_PASS);
+	/* the next one takes e[3]'s place; then, with none lingering, drop */
+	s.sport = 201;
+	s.flags = SYN;
+	assert_int_equal(in(nat, b, build(b, &s), NULL), FLOWNAT_NEW);
+	s.sport = 202;
+	assert_int_equal(in(nat, b, build(b, &s), NULL), FLOWNAT_DROP);
+	assert_int_equal(flownat_counters(nat)->reclaimed, 2);
+	assert_int_equal(flownat_counters(nat)->drop_full, 1);
+	flownat_free(nat);
+}
+
 static struct spec numbered(int family, uint32_t i)
 {
 	struct spec s = spec(family == AF_INET ? "10.0.0.0" : "fd00::",
@@ -1722,6 +1760,7 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_expiry_order),
 		cmocka_unit_test(test_full_table),
+		cmocka_unit_test(test_full_table_reclaims),
 		cmocka_unit_test(test_port_space_exhausted),
 		cmocka_unit_test(test_port_reuse_after_expiry),
 		cmocka_unit_test(test_many_flows),
