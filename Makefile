@@ -29,7 +29,7 @@ include lwip-port/lwip.mk
 # form libcpe.a.
 PORT_LWIP := lwip-port/stack.c lwip-port/cpe_flow.c lwip-port/cpe_flow_view.c \
 	lwip-port/cpe_stats.c lwip-port/cpe_ctl.c
-PORT_PURE := lwip-port/flownat.c lwip-port/tun.c
+PORT_PURE := lwip-port/flownat.c lwip-port/tun.c lwip-port/vnet.c
 LIB_SRC  := $(wildcard lib/*.c) $(PORT_PURE)
 # lib/webui_assets.S: the status page's files (web/), as data.
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/lib/webui_assets.o
@@ -65,7 +65,7 @@ $(BUILD)/lib/webui_assets.o: lib/webui_assets.S $(wildcard web/*)
 	@mkdir -p $(@D)
 	$(CC) -c -o $@ $<
 
-$(BUILD)/lwip-port/flownat.o $(BUILD)/lwip-port/tun.o: $(BUILD)/lwip-port/%.o: lwip-port/%.c $(HEADERS)
+$(BUILD)/lwip-port/flownat.o $(BUILD)/lwip-port/tun.o $(BUILD)/lwip-port/vnet.o: $(BUILD)/lwip-port/%.o: lwip-port/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
 

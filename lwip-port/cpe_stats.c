@@ -39,8 +39,10 @@ _Static_assert(sizeof(struct flownat_counters) == N_FLOWNAT * sizeof(uint64_t),
 	X(out, tun_out)                                                        \
 	X(out_dropped, tun_out_dropped)                                        \
 	X(lwip_in_dropped, lwip_in_dropped)                                    \
-	X(drop_wild_seq, drop_wild_seq)
-#define N_TUN 5
+	X(drop_wild_seq, drop_wild_seq)                                        \
+	X(in_bad_vnet, tun_in_bad_vnet)                                        \
+	X(out_gso, tun_out_gso)
+#define N_TUN 7
 _Static_assert(sizeof(struct stack_counters) == N_TUN * sizeof(uint64_t),
 	       "a stack counter is missing from CPE_STATS_TUN");
 

@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "csum.h"
 #include "flownat.h"
 
 #define PORT_MIN     1024
@@ -106,63 +107,15 @@ static void store32(uint8_t *p, uint32_t v)
 	store16(p + 2, v & 0xffff);
 }
 
-/* Callers pass pieces of even length, except the last of a sum. */
-static uint64_t csum_add(uint64_t acc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint32_t w;
-	uint16_t h;
-
-	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(&w, p, 4);
-		acc += w;
-	}
-	if (len >= 2) {
-		memcpy(&h, p, 2);
-		acc += h;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = { *p, 0 };
-
-		memcpy(&h, last, 2);
-		acc += h;
-	}
-	return acc;
-}
-
-/* End-around carry folding never turns a nonzero sum into 0. */
-static uint16_t csum_fold(uint64_t acc)
-{
-	acc = (acc & 0xffffffff) + (acc >> 32);
-	acc = (acc & 0xffffffff) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
 static uint16_t neg16(uint16_t x)
 {
 	return (uint16_t)~x;
 }
 
-/* The TCP/ICMPv6 pseudo-header in its IPv6 form, which sums to the same as
- * the IPv4 one for lengths below 65536. addrs is src followed by dst. */
-static uint64_t pseudo_sum(const uint8_t *addrs, size_t alen, uint8_t proto,
-			   size_t l4_len)
-{
-	uint8_t tail[8] = { 0 };
-
-	store32(tail, (uint32_t)l4_len);
-	tail[7] = proto;
-	return csum_add(csum_add(0, addrs, 2 * alen), tail, sizeof(tail));
-}
-
 static bool tcp_csum_ok(const uint8_t *b, const struct pkt *p)
 {
 	size_t seg = p->ip_len - p->l4_off;
-	uint64_t acc = pseudo_sum(b + p->src_off, p->alen, IPPROTO_TCP, seg);
+	uint64_t acc = csum_pseudo(b + p->src_off, p->alen, IPPROTO_TCP, seg);
 
 	return csum_fold(csum_add(acc, b + p->l4_off, seg)) == 0xffff;
 }
@@ -859,7 +812,7 @@ static void put_l4_csum(uint8_t *o, const struct pkt *p, size_t hl,
 	uint16_t c;
 
 	if (proto != IPPROTO_ICMP)
-		acc = pseudo_sum(o + p->src_off, p->alen, proto, l4_len);
+		acc = csum_pseudo(o + p->src_off, p->alen, proto, l4_len);
 	c = neg16(csum_fold(csum_add(acc, o + hl, l4_len)));
 	memcpy(o + hl + field, &c, 2);
 }

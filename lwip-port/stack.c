@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lwip/init.h"
@@ -14,9 +16,11 @@
 #include "lwip/timeouts.h"
 
 #include "tun.h"
+#include "vnet.h"
 
 #define TUN_BATCH 64
-#define PKT_MAX 65536
+#define TCP_SYN	  0x02
+#define PKT_MAX	  65536
 
 struct stack {
 	struct loop *loop;
@@ -27,11 +31,20 @@ struct stack {
 	struct stack_hooks hooks;
 	struct loop_timer timer;
 	struct stack_counters ctr;
+	bool vnet;
+	struct vnet_batch batch; /* vnet: lwIP's output, coalesced */
 	uint8_t flat[PKT_MAX];
 	uint8_t out[PKT_MAX];
-	uint8_t in[PKT_MAX];
+	uint8_t in[VNET_HDR_LEN + PKT_MAX];
 	uint8_t syn[PKT_MAX];
+	uint8_t gso[VNET_HDR_LEN + VNET_PKT_MAX];
 };
+
+/* With virtio headers lwIP leaves TCP checksums to the kernel (partial,
+ * completed where a device needs them), and trusts those the kernel left
+ * partial on the way in. */
+#define CSUM_VNET	  (NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP)
+#define CSUM_VNET_TRUSTED (CSUM_VNET & ~NETIF_CHECKSUM_CHECK_TCP)
 
 /* lwIP's state is global: one stack per process. */
 static struct stack *the_stack;
@@ -51,6 +64,41 @@ void stack_default_nat_config(struct flownat_config *c, uint16_t port,
 	c->linger_ms = linger_ms;
 }
 
+static bool lan_write(struct stack *s, const void *pkt, size_t len)
+{
+	if (tun_write(s->tunfd, pkt, len) < 0) {
+		s->ctr.tun_out_dropped++;
+		return false;
+	}
+	s->ctr.tun_out++;
+	return true;
+}
+
+void stack_flush(struct stack *s)
+{
+	unsigned nseg = s->batch.nseg;
+	size_t n = vnet_batch_finish(&s->batch);
+
+	if (n && lan_write(s, s->gso, n) && nseg > 1)
+		s->ctr.tun_out_gso++;
+}
+
+/* A segment that joins the batch was the flow NAT's business already, as
+ * the batch's first (vnet.h). */
+static err_t output_vnet(struct stack *s, const uint8_t *pkt, size_t len)
+{
+	size_t n;
+
+	if (vnet_batch_append(&s->batch, pkt, len))
+		return ERR_OK;
+	stack_flush(s);
+	n = flownat_out(s->nat, pkt, len, vnet_batch_room(&s->batch),
+			VNET_PKT_MAX);
+	if (n)
+		vnet_batch_start(&s->batch, pkt, n);
+	return ERR_OK;
+}
+
 /* lwIP -> NAT -> TUN. lwIP keeps p for retransmission: copy. */
 static err_t output(struct netif *n, struct pbuf *p)
 {
@@ -62,13 +110,11 @@ static err_t output(struct netif *n, struct pbuf *p)
 		pkt = s->flat;
 		pbuf_copy_partial(p, s->flat, p->tot_len, 0);
 	}
+	if (s->vnet)
+		return output_vnet(s, pkt, p->tot_len);
 	len = flownat_out(s->nat, pkt, p->tot_len, s->out, sizeof(s->out));
-	if (!len)
-		return ERR_OK;
-	if (tun_write(s->tunfd, s->out, len) < 0)
-		s->ctr.tun_out_dropped++;
-	else
-		s->ctr.tun_out++;
+	if (len)
+		lan_write(s, s->out, len);
 	return ERR_OK;
 }
 
@@ -91,7 +137,9 @@ static err_t netif_setup(struct netif *n)
 	return ERR_OK;
 }
 
-void stack_inject(struct stack *s, const uint8_t *pkt, size_t len)
+/* trusted: its TCP checksum is partial (vnet_packet) and goes unchecked. */
+static void inject(struct stack *s, const uint8_t *pkt, size_t len,
+		   bool trusted)
 {
 	struct pbuf *p;
 
@@ -100,18 +148,39 @@ void stack_inject(struct stack *s, const uint8_t *pkt, size_t len)
 		return;
 	}
 	pbuf_take(p, pkt, (u16_t)len);
+	if (trusted)
+		NETIF_SET_CHECKSUM_CTRL(&s->netif, CSUM_VNET_TRUSTED);
 	if (s->netif.input(p, &s->netif) != ERR_OK) {
 		pbuf_free(p);
 		s->ctr.lwip_in_dropped++;
 	}
+	if (trusted)
+		NETIF_SET_CHECKSUM_CTRL(&s->netif, CSUM_VNET);
 }
 
+void stack_inject(struct stack *s, const uint8_t *pkt, size_t len)
+{
+	inject(s, pkt, len, false);
+}
+
+/* After what lwIP sent before it, as a packet of its own: its checksums
+ * are complete, so its virtio header says nothing. */
 void stack_send_lan(struct stack *s, const uint8_t *pkt, size_t len)
 {
-	if (tun_write(s->tunfd, pkt, len) < 0)
-		s->ctr.tun_out_dropped++;
-	else
+	uint8_t none[VNET_HDR_LEN] = {0};
+	struct iovec iov[2] = {{none, sizeof(none)}, {(void *)pkt, len}};
+	ssize_t n;
+
+	if (!s->vnet) {
+		lan_write(s, pkt, len);
+		return;
+	}
+	stack_flush(s);
+	n = writev(s->tunfd, iov, 2);
+	if (n == (ssize_t)(sizeof(none) + len))
 		s->ctr.tun_out++;
+	else
+		s->ctr.tun_out_dropped++;
 }
 
 /* A segment of no flow (its daemon restarted, its entry expired): a reset
@@ -141,7 +210,9 @@ static bool wild_seq(struct stack *s, struct flownat_entry *e,
 	return d >= 0x40000000u && d <= 0xc0000000u;
 }
 
-static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
+/* partial: pkt's TCP checksum is partial as it says (vnet_packet). */
+static void tun_packet(struct stack *s, uint8_t *pkt, size_t len,
+		       const struct vnet_hdr *partial)
 {
 	struct flownat_entry *e;
 	uint64_t no_flow = flownat_counters(s->nat)->drop_no_flow;
@@ -152,23 +223,60 @@ static void tun_packet(struct stack *s, uint8_t *pkt, size_t len)
 			s->ctr.drop_wild_seq++;
 			break;
 		}
-		stack_inject(s, pkt, len);
+		inject(s, pkt, len, partial != NULL);
 		break;
 	case FLOWNAT_NEW:
 		/* The hook needs the SYN as the LAN sent it, for a RST or an
 		 * ICMP error quoting it. */
 		memcpy(s->syn, pkt, len);
 		if (flownat_restore(s->nat, e, s->syn, len))
-			s->hooks.new_flow(s->hooks.arg, e, s->syn, len, pkt, len);
+			s->hooks.new_flow(s->hooks.arg, e, s->syn, len, pkt,
+					  len);
 		else
 			flownat_remove(s->nat, e);
 		break;
-	case FLOWNAT_DROP:
-		if (flownat_counters(s->nat)->drop_no_flow != no_flow)
+	case FLOWNAT_DROP: /* pkt is as it came */
+		if (flownat_counters(s->nat)->drop_no_flow == no_flow)
+			break;
+		if (!partial || vnet_csum_complete(pkt, len, partial))
 			stray_rst(s, pkt, len);
 		break;
 	case FLOWNAT_HELD:
 		break;
+	}
+}
+
+/* NEEDS_CSUM marks a checksum the kernel left partial: its own stack made
+ * the packet, or GRO verified what it merged, so it is as good as verified.
+ * A TCP segment goes to lwIP unverified (summing up to 64 KiB for
+ * nothing), but for a SYN: the flow NAT checks those, and keeps them to
+ * answer. Its offsets are checked against the packet all the same. */
+static bool keep_partial(const uint8_t *pkt, const struct vnet_hdr *h)
+{
+	return h->csum_offset == 16 && !(pkt[h->csum_start + 13] & TCP_SYN);
+}
+
+static void vnet_packet(struct stack *s, uint8_t *buf, size_t n)
+{
+	uint8_t *pkt = buf + VNET_HDR_LEN;
+	struct vnet_hdr h;
+	size_t len;
+
+	if (n < VNET_HDR_LEN) {
+		s->ctr.tun_in_bad_vnet++;
+		return;
+	}
+	vnet_hdr_get(buf, &h);
+	len = n - VNET_HDR_LEN;
+	if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+		tun_packet(s, pkt, len, NULL);
+	} else if ((size_t)h.csum_start + h.csum_offset + 2 > len) {
+		s->ctr.tun_in_bad_vnet++;
+	} else if (keep_partial(pkt, &h)) {
+		tun_packet(s, pkt, len, &h);
+	} else {
+		vnet_csum_complete(pkt, len, &h);
+		tun_packet(s, pkt, len, NULL);
 	}
 }
 
@@ -181,7 +289,10 @@ static void on_tun(struct loop *l, int fd, uint32_t ev, void *arg)
 		if (n <= 0)
 			break;
 		s->ctr.tun_in++;
-		tun_packet(s, s->in, (size_t)n);
+		if (s->vnet)
+			vnet_packet(s, s->in, (size_t)n);
+		else
+			tun_packet(s, s->in, (size_t)n, NULL);
 	}
 }
 
@@ -201,7 +312,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 	if (err != ERR_OK || !pcb)
 		return ERR_VAL;
-	e = flownat_find_synth(s->nat, IP_IS_V6(&pcb->remote_ip) ? AF_INET6 : AF_INET,
+	e = flownat_find_synth(s->nat,
+			       IP_IS_V6(&pcb->remote_ip) ? AF_INET6 : AF_INET,
 			       pcb->remote_port);
 	if (!e || !e->owner) {
 		tcp_abort(pcb);
@@ -245,12 +357,14 @@ static void netif_addresses(struct stack *s, const struct flownat_config *c,
 	netif_ip6_addr_set(&s->netif, 0, &a6);
 	netif_ip6_addr_set_state(&s->netif, 0, IP6_ADDR_VALID);
 	s->netif.mtu = (u16_t)mtu;
+	if (s->vnet)
+		NETIF_SET_CHECKSUM_CTRL(&s->netif, CSUM_VNET);
 	netif_set_default(&s->netif);
 	netif_set_link_up(&s->netif);
 	netif_set_up(&s->netif);
 }
 
-struct stack *stack_new(struct loop *l, int tunfd, uint32_t mtu,
+struct stack *stack_new(struct loop *l, int tunfd, bool vnet, uint32_t mtu,
 			const struct flownat_config *nat,
 			const struct stack_hooks *hooks)
 {
@@ -260,6 +374,8 @@ struct stack *stack_new(struct loop *l, int tunfd, uint32_t mtu,
 		return NULL;
 	s->loop = l;
 	s->tunfd = tunfd;
+	s->vnet = vnet;
+	s->batch.buf = s->gso;
 	s->hooks = *hooks;
 	if (!(s->nat = flownat_new(nat)))
 		goto fail;
@@ -281,6 +397,7 @@ void stack_free(struct stack *s)
 {
 	if (!s)
 		return;
+	stack_flush(s);
 	loop_timer_disarm(s->loop, &s->timer);
 	loop_del_fd(s->loop, s->tunfd);
 	if (s->listener)

@@ -31,12 +31,15 @@ struct stack_hooks {
 struct stack_counters {
 	uint64_t tun_in, tun_out, tun_out_dropped, lwip_in_dropped;
 	uint64_t drop_wild_seq; /* segments 2^30 or more from rcv_nxt */
+	uint64_t tun_in_bad_vnet; /* a virtio header that does not fit its packet */
+	uint64_t tun_out_gso;     /* of tun_out: writes of several segments */
 };
 
 struct stack;
 
-/* tunfd is non-blocking and stays the caller's. */
-struct stack *stack_new(struct loop *l, int tunfd, uint32_t mtu,
+/* tunfd is non-blocking and stays the caller's; vnet: it carries virtio
+ * headers and offloads (tun_open). */
+struct stack *stack_new(struct loop *l, int tunfd, bool vnet, uint32_t mtu,
 			const struct flownat_config *nat,
 			const struct stack_hooks *hooks);
 void stack_free(struct stack *s); /* NULL ok */
@@ -45,6 +48,9 @@ void stack_free(struct stack *s); /* NULL ok */
 void stack_inject(struct stack *s, const uint8_t *pkt, size_t len);
 /* A packet the CPE made itself (RST, ICMP), straight to the LAN. */
 void stack_send_lan(struct stack *s, const uint8_t *pkt, size_t len);
+/* Write what lwIP's output left coalesced (vnet only): before the loop
+ * sleeps, so that nothing waits in the batch. */
+void stack_flush(struct stack *s);
 
 struct flownat *stack_nat(struct stack *s);
 const struct stack_counters *stack_counters(const struct stack *s);

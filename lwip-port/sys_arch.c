@@ -13,6 +13,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "csum.h"
+
 /* Milliseconds on the monotonic clock. lwIP compares times by difference,
  * so the wrap every 49.7 days is harmless; wall-clock steps never move it. */
 u32_t sys_now(void)
@@ -69,4 +71,12 @@ void lwip_port_assert(const char *msg, const char *file, int line)
 		line);
 	fflush(NULL);
 	abort();
+}
+
+/* The sum in memory order, the last odd byte as the high one of a word:
+ * what lwip_standard_chksum returns, so inet_chksum.c's byte swapping for
+ * odd pieces stays right. */
+uint16_t lwip_port_chksum(const void *data, int len)
+{
+	return len > 0 ? csum_fold(csum_add(0, data, (size_t)len)) : 0;
 }

@@ -177,7 +177,11 @@ static void on_signal(struct loop *l, int signo, void *arg)
 
 static void before_sleep(struct loop *l, void *arg)
 {
-	cpe_flows_reap(arg);
+	struct cpe *c = arg;
+
+	cpe_flows_reap(c);
+	if (c->stack)
+		stack_flush(c->stack);
 }
 
 /* What runs after setup: routes, rules and MPTCP endpoints change with the
@@ -240,6 +244,7 @@ static void setup(struct cpe_main *m)
 	struct nlroute_capture cap = capture_of(c);
 	uint32_t entries = c->max_flows * 2 > 64000 ? 64000 : c->max_flows * 2;
 	char err[512];
+	bool vnet;
 	int r, v;
 
 	need_sysctl(c, "net.ipv4.ip_forward", 1);
@@ -253,8 +258,11 @@ static void setup(struct cpe_main *m)
 	nlroute_capture_remove(m->nl, m->table);
 	cpe_paths_cleanup(m->nl, m->table);
 	client_source_setup(m);
-	if ((m->tunfd = tun_open(c->tun_name)) < 0)
+	if ((m->tunfd = tun_open(c->tun_name, true, &vnet)) < 0)
 		fatalx("cannot create TUN device %s: %s", c->tun_name, strerror(-m->tunfd));
+	if (!vnet)
+		log_warnx("%s: no checksum and segmentation offloads: every "
+			  "packet is read and written on its own", c->tun_name);
 	if ((r = nlroute_link_setup(m->nl, c->tun_name, c->tun_mtu, c->tun_txqueuelen,
 				    &c->tun_address4, &c->tun_address6)) < 0)
 		fatalx("cannot configure %s: %s", c->tun_name, strerror(-r));
@@ -267,7 +275,7 @@ static void setup(struct cpe_main *m)
 	if (cpe_flows_init(&m->c, &hooks) < 0)
 		fatalx("out of memory");
 	stack_default_nat_config(&nat, CPE_LWIP_PORT, entries, NAT_LINGER_MS);
-	if (!(m->c.stack = stack_new(m->c.loop, m->tunfd, c->tun_mtu, &nat, &hooks)))
+	if (!(m->c.stack = stack_new(m->c.loop, m->tunfd, vnet, c->tun_mtu, &nat, &hooks)))
 		fatalx("cannot start lwIP on %s", c->tun_name);
 	if ((r = capture_install(m->nl, &cap)) < 0)
 		fatalx("cannot install the capture rules: %s", strerror(-r));

@@ -41,6 +41,9 @@ void lwip_port_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void lwip_port_assert(const char *msg, const char *file, int line)
     __attribute__((noreturn));
 uint32_t lwip_port_rand(void);
+/* lwIP's checksum sum (LWIP_CHKSUM, lwipopts.h): the flow NAT's, which adds
+ * 64-bit words where lwIP's own adds 16-bit ones. */
+uint16_t lwip_port_chksum(const void *data, int len);
 
 /* lwIP's debug output (LWIP_DEBUGF, with -DMPTUN_LWIP_DEBUG) goes to stderr;
  * x is a parenthesised printf argument list. */

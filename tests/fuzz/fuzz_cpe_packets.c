@@ -38,13 +38,19 @@
  *       0x60 the carrier: 0x00 Convert, 0x20 Convert with carrier.source,
  *            0x40 carrier.mode transparent (without 0x10 its connects
  *            fail at once: no packet leaves for a real destination),
- *            0x60 SOCKS4.
+ *            0x60 SOCKS4,
+ *       0x80 the TUN carries virtio-net headers (offloads, vnet.h): each
+ *            LAN packet's first 10 bytes are its header, as they are (a
+ *            header that does not fit its packet is counted and dropped),
+ *            and the stack's packets are checked through theirs.
  * Op, for a packet from the LAN (0x80 clear):
  *       0x01 fix the IP lengths (and a TCP data offset out of range),
  *       0x02 fix the IPv4 header and TCP checksums (after everything else),
  *       0x04 add to seq and ack what the stack last sent to this flow
  *            expects (so 0 and 0 are exactly the next ones),
  *       0x08 aim: the addresses become C -> D, the ports stay.
+ *       With mode 0x80 and a header that says NEEDS_CSUM, 0x02 leaves the
+ *       TCP checksum partial instead, where the header says it is.
  * Op, for the concentrator (0x80 set; bytes[0] picks the connection, in
  * the order the flows opened them), op & 7:
  *       0 the answer "connected" (Convert, or SOCKS4's 0x5A; transparent
@@ -58,7 +64,9 @@
  *
  * Beyond "no crash, no leak" it checks:
  * - every packet the stack writes is IPv4 (20-byte header, no fragment) or
- *   IPv6 with exact lengths, valid checksums, at most the MTU, and either
+ *   IPv6 with exact lengths, valid checksums, at most the MTU (with mode
+ *   0x80: a partial checksum where its virtio header says, and for a GSO
+ *   packet each segment the kernel cuts at most the MTU), and either
  *   TCP from a destination to a client (address and port) that the LAN
  *   used, never a bare SYN, or an ICMP destination unreachable quoting a
  *   packet the LAN sent, addressed to its sender;
@@ -108,6 +116,8 @@
 #define OP_CONC	     0x80
 #define MODE_PLAY    0x10
 #define MODE_CARRIER 0x60
+#define MODE_VNET    0x80
+#define VNET	     10 /* struct virtio_net_hdr */
 #define CARRIER_SOURCE 0x20
 #define CARRIER_TRANSPARENT 0x40
 #define CARRIER_SOCKS4 0x60
@@ -160,6 +170,7 @@ struct run {
 	int fd[2]; /* the stack's "TUN", the LAN's end */
 	int free_fd;
 	bool play;   /* mode 0x10 */
+	bool vnet;   /* mode 0x80 */
 	uint8_t carrier; /* mode & 0x60 */
 	bool cur_ok; /* cur is the packet being processed */
 	bool unsure; /* a connection opened for an unknown flow */
@@ -477,11 +488,61 @@ static void check_icmp(struct run *r, const uint8_t *b, const struct view *v)
 	check(!memcmp(b + v->src + v->alen, q.a, v->alen));
 }
 
-static void check_out(struct run *r, const uint8_t *b, size_t n)
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8;
+}
+
+/* A TCP packet's headers and the partial checksum's place; a GSO packet
+ * cut into segments of gso_size fits the MTU; then the checksum completed,
+ * as the kernel would, in place. Returns the largest segment's size. */
+static size_t check_vnet(struct run *r, uint8_t *b, size_t n)
+{
+	const uint8_t *h = b - VNET;
+	struct view v;
+	size_t hlen, seg = n;
+	uint16_t c;
+
+	check(h[0] == 0 || h[0] == 1); /* nothing or NEEDS_CSUM */
+	if (h[0] == 0) {
+		check(h[1] == 0);
+		return n;
+	}
+	check(view(b, n, &v) && v.total == n && v.proto == IPPROTO_TCP);
+	check(n >= v.hl + 20);
+	hlen = v.hl + (b[v.hl + 12] >> 4) * 4u;
+	check(le16(h + 6) == v.hl && le16(h + 8) == 16 && le16(h + 2) == hlen);
+	if (h[1] != 0) {
+		check(h[1] == (v.v4 ? 1 : 4)); /* GSO_TCPV4, GSO_TCPV6 */
+		check(le16(h + 4) > 0 && n > hlen + le16(h + 4));
+		seg = hlen + le16(h + 4);
+	} else {
+		check(le16(h + 4) == 0);
+	}
+	/* the field holds the pseudo-header sum: the kernel adds the rest */
+	c = (uint16_t)~fold(be_sum(b + v.hl, n - v.hl));
+	put16(b + v.hl + 16, c);
+	return seg;
+}
+
+static void check_out(struct run *r, uint8_t *b, size_t n)
 {
 	struct view v;
+	size_t seg = n;
 
-	check(n <= r->c.cfg->tun_mtu);
+	if (r->vnet) {
+		check(n > VNET);
+		b += VNET;
+		n -= VNET;
+		seg = check_vnet(r, b, n);
+	}
+	check(seg <= r->c.cfg->tun_mtu);
 	check(view(b, n, &v) && v.total == n);
 	if (v.v4) {
 		check(v.hl == 20 && fold(be_sum(b, 20)) == 0xffff);
@@ -683,7 +744,10 @@ static int64_t on_stop(struct loop *l, void *arg)
 
 static void before_sleep(struct loop *l, void *arg)
 {
-	cpe_flows_reap(arg);
+	struct cpe *c = arg;
+
+	cpe_flows_reap(c);
+	stack_flush(c->stack);
 }
 
 static void round_once(struct run *r)
@@ -801,11 +865,36 @@ static void take_seq(struct run *r, uint8_t *b, size_t len)
 	put32(h + 8, k->ack + be32(h + 8));
 }
 
+/* The partial checksum a kernel leaves: the pseudo-header sum alone, in
+ * the field the header names (here always TCP's). */
+static void partial_sum(uint8_t *hdr, uint8_t *b, size_t len)
+{
+	struct view v;
+
+	if (!(hdr[0] & 1) || !view(b, len, &v) || v.proto != IPPROTO_TCP ||
+	    v.total - v.hl < 20)
+		return;
+	put_le16(hdr + 6, (uint16_t)v.hl);
+	put_le16(hdr + 8, 16);
+	put16(b + v.hl + 16, fold(be_sum(b + v.src, 2 * v.alen) + v.proto +
+				  v.total - v.hl));
+}
+
+/* In vnet mode pkt starts with the virtio header (the caller's bytes). */
 static void feed(struct run *r, uint8_t *pkt, size_t len, uint8_t op)
 {
 	struct tuple t;
 	int tries = 0;
+	uint8_t *hdr = NULL;
+	size_t full = len;
 
+	if (r->vnet) {
+		if (len < VNET)
+			return;
+		hdr = pkt;
+		pkt += VNET;
+		len -= VNET;
+	}
 	if (op & OP_AIM)
 		aim(pkt, len);
 	if (op & OP_FIX_LEN)
@@ -814,13 +903,17 @@ static void feed(struct run *r, uint8_t *pkt, size_t len, uint8_t op)
 		take_seq(r, pkt, len);
 	if (op & OP_FIX_SUM)
 		fix_sums(pkt, len);
+	if ((op & OP_FIX_SUM) && hdr)
+		partial_sum(hdr, pkt, len);
 	if ((r->cur_ok = tuple_of(pkt, len, &t))) {
 		remember(r, &t);
 		r->cur = t;
 	}
-	if (!len) /* a TUN device never gives an empty read */
+	if (hdr)
+		pkt = hdr;
+	if (!full) /* a TUN device never gives an empty read */
 		return;
-	while (send(r->fd[1], pkt, len, 0) < 0) {
+	while (send(r->fd[1], pkt, full, 0) < 0) {
 		check(errno == EAGAIN && tries++ < MAX_ROUNDS);
 		round_once(r);
 	}
@@ -850,6 +943,7 @@ static void setup(struct run *r, uint8_t mode)
 	r->c.cfg = cfgs[(mode & 3) | (mode & MODE_CARRIER) >> 3];
 	r->play = mode & MODE_PLAY;
 	r->carrier = mode & MODE_CARRIER;
+	r->vnet = mode & MODE_VNET;
 	fake_ms = CLOCK_START;
 	/* Flush lwIP's pool of random numbers: every value is the ISN now. */
 	rand_word = isns[mode >> 2 & 3];
@@ -865,7 +959,7 @@ static void setup(struct run *r, uint8_t mode)
 	stack_default_nat_config(&nat, CPE_LWIP_PORT, r->c.cfg->max_flows * 2,
 				 NAT_LINGER);
 	r->c.stack =
-	    stack_new(r->c.loop, r->fd[0], r->c.cfg->tun_mtu, &nat, &hooks);
+	    stack_new(r->c.loop, r->fd[0], r->vnet, r->c.cfg->tun_mtu, &nat, &hooks);
 	check(r->c.stack != NULL);
 }
 

@@ -16,7 +16,7 @@ import struct
 
 OUT = "tests/fuzz/corpus/cpe_packets"
 
-HOLD, FAST, SMALL, ISN_WRAP, PLAY = 0x00, 0x01, 0x02, 0x04, 0x10
+HOLD, FAST, SMALL, ISN_WRAP, PLAY, VNET = 0x00, 0x01, 0x02, 0x04, 0x10, 0x80
 SOURCE, TRANSPARENT, SOCKS4 = 0x20, 0x40, 0x60
 FIX_LEN, FIX_SUM, SEQ, AIM, CONC = 0x01, 0x02, 0x04, 0x08, 0x80
 ANSWER, DATA, ERROR, SHUT, CLOSE, READ, READING, FLOOD = range(8)
@@ -134,6 +134,47 @@ def hop_by_hop():
     ext = bytes([6, 0, 1, 4, 0, 0, 0, 0])
     plen = struct.unpack("!H", p[4:6])[0] + len(ext)
     return p[:4] + struct.pack("!HB", plen, 0) + p[7:40] + ext + p[40:]
+
+
+def vhdr(flags=0, gso_type=0, hdr_len=0, gso_size=0, start=0, offset=0):
+    """A virtio-net header (host order: little-endian)."""
+    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, start, offset)
+
+
+NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6 = 1, 1, 4
+
+
+def vnet(records, hdr=None):
+    """The LAN's records with a virtio header in front of each packet: by
+    default none of its offloads; hdr(op, pkt) may say more."""
+    out = []
+    for r in records:
+        if r[0] & CONC:
+            out.append(r)
+        else:
+            pkt = r[3:]
+            out.append(rec(r[0], (hdr(r[0], pkt) if hdr else vhdr()) + pkt))
+    return out
+
+
+def partial(op, pkt):
+    """NEEDS_CSUM where a kernel puts it when FIX_SUM leaves the sum
+    partial; a segment of more than 1400 bytes as GSO."""
+    if not op & FIX_SUM:
+        return vhdr()
+    l4 = 20 if pkt[0] >> 4 == 4 else 40
+    hl = l4 + (pkt[l4 + 12] >> 4) * 4
+    big = len(pkt) - hl > 1400
+    gso = (GSO_TCPV4 if l4 == 20 else GSO_TCPV6) if big else 0
+    return vhdr(NEEDS_CSUM, gso, hl, 1400 if big else 0, l4, 16)
+
+
+def upload_gso(v6=False):
+    return [rec(FIX_SUM, syn(v6=v6)), conc(ANSWER), nxt(ACK, v6=v6),
+            *(nxt(PSH | ACK, bytes(range(256)) * 60, v6=v6) for _ in range(3)),
+            conc(READ), nxt(ACK, v6=v6), conc(SHUT), nxt(FIN | ACK, v6=v6)]
+
+
 RELAY_FAST = [rec(0, syn(v6=True)), nxt(ACK, v6=True),
               nxt(PSH | ACK, b"first bytes", v6=True), conc(READ),
               conc(ANSWER, b"answer and data at once"), nxt(ACK, v6=True),
@@ -233,6 +274,27 @@ SEEDS = {
     "socks4_rejected": inp(HOLD | PLAY | SOCKS4, rec(0, syn()), conc(ERROR, bytes([0x5B]))),
     "socks4_identd": inp(FAST | PLAY | SOCKS4, rec(0, syn()), nxt(ACK), nxt(PSH | ACK, b"x"),
                          conc(ERROR, bytes([0x5C]))),
+    # the TUN with virtio headers: none of their offloads, partial checksums
+    # and GSO segments from the LAN, lwIP's output coalesced (flood), and
+    # headers that do not fit their packets
+    "vnet_relay_hold": inp(HOLD | PLAY | VNET, *vnet(RELAY_HOLD)),
+    "vnet_relay_partial": inp(HOLD | PLAY | VNET, *vnet(RELAY_HOLD, partial)),
+    "vnet_upload_gso": inp(HOLD | PLAY | VNET, *vnet(upload_gso(), partial)),
+    "vnet_upload_gso_v6": inp(HOLD | PLAY | VNET, *vnet(upload_gso(True), partial)),
+    "vnet_flood": inp(HOLD | PLAY | VNET, *vnet([
+        rec(0, syn()), conc(ANSWER), nxt(ACK), conc(FLOOD, bytes([200])), nxt(ACK),
+        nxt(ACK, op=T1S), conc(SHUT, op=T3S), nxt(ACK)])),
+    "vnet_flood_v6": inp(FAST | PLAY | VNET, *vnet([
+        rec(0, syn(v6=True)), nxt(ACK, v6=True), nxt(PSH | ACK, b"x", v6=True),
+        conc(ANSWER), conc(FLOOD, bytes([100])), nxt(ACK, v6=True),
+        nxt(FIN | ACK, v6=True), conc(SHUT), nxt(ACK, v6=True)], partial)),
+    "vnet_bad_headers": inp(FAST | VNET,
+                            rec(0, vhdr(NEEDS_CSUM, 0, 0, 0, 60, 0) + syn()),
+                            rec(0, vhdr(NEEDS_CSUM, 0, 0, 0, 0, 0xffff) + syn()),
+                            rec(0, vhdr(NEEDS_CSUM, GSO_TCPV4, 0, 0, 20, 16) + syn()),
+                            rec(0, vhdr()[:5]),
+                            rec(0, vhdr(NEEDS_CSUM, GSO_TCPV4, 40, 1400, 20, 16)
+                                + tcp(ACK, bytes(3000), seq=5, ack=7))),
     "two_flows": inp(FAST, rec(0, syn()), rec(0, syn(sport=40001, v6=True)),
                      rec(0, syn(sport=40002)),
                      nxt(ACK, sport=40001, v6=True, op=T1S)),

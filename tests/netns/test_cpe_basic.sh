@@ -48,13 +48,16 @@ sink=$BGPID
 bg "$SRV" source socat -u "OPEN:$TMP/down.bin" TCP-LISTEN:9001,reuseaddr
 source=$BGPID
 wait_listen "$SRV" 9000 && wait_listen "$SRV" 9001
-# both_wans DESC: checks that wan1 and wan2 each carried >= 10 MB since wan_snap
+# both_wans DESC: checks that wan1 and wan2 each carried >= 1 MB since
+# wan_snap. Not more: with the TUN's offloads 100 MB pass in about half a
+# second, and the second subflow joins some round trips into it (10 MB was
+# a near miss then).
 both_wans() {
 	local d1 d2
 	read -r d1 d2 < <(wan_delta)
 	daemon_checks "$1: both WAN links" || return 0
-	check_range "$1: wan1 carried >= 10 MB (bytes)" "$d1" 10000000 1000000000
-	check_range "$1: wan2 carried >= 10 MB (bytes)" "$d2" 10000000 1000000000
+	check_range "$1: wan1 carried >= 1 MB (bytes)" "$d1" 1000000 1000000000
+	check_range "$1: wan2 carried >= 1 MB (bytes)" "$d2" 1000000 1000000000
 }
 wan_snap
 j0=$(mp_joins)

@@ -768,7 +768,9 @@ static void up_prepare(struct upstream *u, int fd)
 		u->eof = !u->len;
 	}
 	if (u->eof && !u->len && !u->shut) {
-		if (shutdown(fd, SHUT_WR) < 0)
+		/* ENOTCONN: a reset came first, and the next recv reports it
+		 * (a fast path delivers data and reset before stdin's EOF) */
+		if (shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
 			die_errno(errno, "shutdown");
 		u->shut = true;
 	}
