@@ -33,6 +33,7 @@ struct stack_counters {
 	uint64_t drop_wild_seq; /* segments 2^30 or more from rcv_nxt */
 	uint64_t tun_in_bad_vnet; /* a virtio header that does not fit its packet */
 	uint64_t tun_out_gso;     /* of tun_out: writes of several segments */
+	uint64_t time_wait_dropped; /* lwIP TIME_WAIT pcbs freed at once */
 };
 
 struct stack;
