@@ -685,10 +685,7 @@ void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events)
 	f->down.pend_len = success_reply(f);
 	f->up.pend = f->in + f->in_used;
 	f->up.pend_len = f->in_len - f->in_used;
-	/* No pipes (out of fds): nothing was sent yet, so an answer fits. */
-	if ((err = relay_start(f)) < 0)
-		refuse_code(f, CONVERT_E_RESOURCE_EXCEEDED, RETRY_AFTER_S,
-			    strerror(-err));
+	relay_start(f);
 }
 
 /* Accept. */

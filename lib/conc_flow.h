@@ -23,10 +23,11 @@ enum flow_proto { FLOW_CONVERT, FLOW_SOCKS4, FLOW_SOCKS5, FLOW_TRANSPARENT };
 /* One direction of the relay. Bytes in pend go out before the pipe is used:
  * the reply to the client, or the client's early data for the server. */
 struct flow_dir {
-	int pipe[2];
+	int pipe[2]; /* -1 until the direction carries bulk (copy mode) */
 	size_t in_pipe, pipe_cap;
 	const uint8_t *pend;
 	size_t pend_len;
+	uint8_t *spill; /* pend's buffer when it is ours: copy mode's rest */
 	uint64_t bytes;
 	bool eof;  /* the source sent FIN */
 	bool shut; /* FIN passed on to the destination */
@@ -68,7 +69,7 @@ struct conc_flow {
 void flow_log(const struct conc_flow *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool flow_has_dst(const struct conc_flow *f);
-int relay_start(struct conc_flow *f); /* 0 or -errno */
+void relay_start(struct conc_flow *f);
 void relay_on_io(struct conc_flow *f, int fd, uint32_t events);
 void flow_finish_on_io(struct conc_flow *f, int fd, uint32_t events);
 /* Queue reply (already in f->reply, len bytes), FIN after it, then wait

@@ -1,5 +1,10 @@
-/* Relaying a flow's bytes with splice() through one pipe per direction,
- * half-close and resets passed on, and the end of every flow. */
+/* Relaying a flow's bytes, half-close and resets passed on, and the end of
+ * every flow. A direction starts in copy mode: recv() into the worker's
+ * buffer and send() at once, no pipe, no extra fds (most flows are short:
+ * pipes cost two fds, four syscalls to open and close, and a splice each
+ * way per chunk). The first read that fills the buffer, or a send the
+ * destination cannot take whole, moves the direction to splice() through a
+ * pipe of its own; what was read and not sent waits in a spill buffer. */
 #include "conc_flow.h"
 
 #include <errno.h>
@@ -15,6 +20,7 @@
 #include "sockopt.h"
 
 #define PIPE_SIZE (256 * 1024)
+#define COPY_MAX  (64 * 1024) /* copy mode's read */
 #define PUMP_ROUNDS 16 /* per wakeup and direction, so no flow hogs a worker */
 #define FINISH_LINGER_MS 2000
 
@@ -69,6 +75,8 @@ static void close_fd(struct conc_worker *w, int *fd, bool abort)
 
 static void close_pipe(struct flow_dir *d)
 {
+	free(d->spill);
+	d->spill = NULL;
 	for (int i = 0; i < 2; i++)
 		if (d->pipe[i] >= 0) {
 			close(d->pipe[i]);
@@ -145,8 +153,10 @@ void conc_flow_reap(struct conc_worker *w)
 
 static int open_pipe(struct flow_dir *d)
 {
-	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		d->pipe[0] = d->pipe[1] = -1;
 		return -errno;
+	}
 	/* A bigger pipe means fewer wakeups per byte; the default is the
 	 * fallback when the per-user pipe budget is spent. */
 	(void)fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
@@ -159,7 +169,8 @@ static uint32_t want(const struct flow_dir *rd, const struct flow_dir *wr)
 {
 	uint32_t ev = 0;
 
-	if (!rd->eof && !rd->pend_len && rd->in_pipe < rd->pipe_cap)
+	if (!rd->eof && !rd->pend_len &&
+	    (rd->pipe[0] < 0 || rd->in_pipe < rd->pipe_cap))
 		ev |= EPOLLIN;
 	if (wr->pend_len || wr->in_pipe)
 		ev |= EPOLLOUT;
@@ -197,10 +208,11 @@ static bool soft_error(void)
 static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress,
 				 uint64_t *relayed, bool pend_is_answer)
 {
-	bool from_pend = d->pend_len > 0;
+	/* spill is relayed bytes; the answer is pend without a spill */
+	bool answer = d->pend_len > 0 && pend_is_answer && !d->spill;
 	ssize_t n;
 
-	if (from_pend)
+	if (d->pend_len)
 		n = send(dst, d->pend, d->pend_len, MSG_NOSIGNAL);
 	else if (d->in_pipe)
 		n = splice(d->pipe[0], NULL, dst, NULL, d->in_pipe,
@@ -212,15 +224,56 @@ static enum pump_result drain_to(struct flow_dir *d, int dst, bool *progress,
 	if (d->pend_len) {
 		d->pend += n;
 		d->pend_len -= (size_t)n;
+		if (!d->pend_len && d->spill) {
+			free(d->spill);
+			d->spill = NULL;
+		}
 	} else {
 		d->in_pipe -= (size_t)n;
 	}
 	/* The daemon's and the flow's counts agree: both without the answer. */
-	if (!from_pend || !pend_is_answer) {
+	if (!answer) {
 		conc_stat_add(relayed, (uint64_t)n);
 		d->bytes += (uint64_t)n;
 	}
 	*progress = n > 0;
+	return PUMP_OK;
+}
+
+/* Copy mode: one read, sent at once. What dst does not take waits in
+ * spill, and the direction moves to a pipe (kept in copy mode, spill and
+ * all, when no pipe can be had). */
+static enum pump_result copy_through(struct conc_flow *f, struct flow_dir *d,
+				     int src, int dst, bool *progress,
+				     uint64_t *relayed)
+{
+	static __thread uint8_t buf[COPY_MAX];
+	ssize_t n = recv(src, buf, sizeof(buf), 0), m;
+
+	if (n < 0)
+		return soft_error() ? PUMP_OK : PUMP_SRC_RESET;
+	*progress = true;
+	if (n == 0) {
+		d->eof = true;
+		return PUMP_OK;
+	}
+	m = send(dst, buf, (size_t)n, MSG_NOSIGNAL);
+	if (m < 0 && !soft_error())
+		return PUMP_DST_RESET;
+	if (m < 0)
+		m = 0;
+	conc_stat_add(relayed, (uint64_t)m);
+	d->bytes += (uint64_t)m;
+	if (m < n) {
+		if (!(d->spill = malloc((size_t)(n - m))))
+			return PUMP_DST_RESET;
+		memcpy(d->spill, buf + m, (size_t)(n - m));
+		d->pend = d->spill;
+		d->pend_len = (size_t)(n - m);
+		CONC_STAT_INC(&f->w->stats, relay_spills);
+	}
+	if ((m < n || n == COPY_MAX) && open_pipe(d) == 0)
+		CONC_STAT_INC(&f->w->stats, relay_pipes);
 	return PUMP_OK;
 }
 
@@ -241,16 +294,21 @@ static enum pump_result fill_from(struct flow_dir *d, int src, bool *progress)
 	return PUMP_OK;
 }
 
-static enum pump_result pump(struct flow_dir *d, int src, int dst,
-			     uint64_t *relayed, bool pend_is_answer)
+static enum pump_result pump(struct conc_flow *f, struct flow_dir *d,
+			     int src, int dst, uint64_t *relayed,
+			     bool pend_is_answer)
 {
 	enum pump_result r = PUMP_OK;
 
 	for (int i = 0; i < PUMP_ROUNDS && r == PUMP_OK; i++) {
 		bool moved = false, filled = false;
 		r = drain_to(d, dst, &moved, relayed, pend_is_answer);
-		if (r == PUMP_OK)
+		if (r != PUMP_OK)
+			break;
+		if (d->pipe[0] >= 0)
 			r = fill_from(d, src, &filled);
+		else if (!d->eof && !d->pend_len)
+			r = copy_through(f, d, src, dst, &filled, relayed);
 		if (!moved && !filled)
 			break;
 	}
@@ -264,10 +322,11 @@ static enum pump_result pump(struct flow_dir *d, int src, int dst,
 static void relay_pump(struct conc_flow *f)
 {
 	struct conc_stats *s = &f->w->stats;
-	enum pump_result up = pump(&f->up, f->cfd, f->sfd, &s->bytes_up, false);
+	enum pump_result up =
+		pump(f, &f->up, f->cfd, f->sfd, &s->bytes_up, false);
 	enum pump_result down =
 		up ? PUMP_OK
-		   : pump(&f->down, f->sfd, f->cfd, &s->bytes_down, true);
+		   : pump(f, &f->down, f->sfd, f->cfd, &s->bytes_down, true);
 
 	if (up == PUMP_SRC_RESET || down == PUMP_DST_RESET) {
 		flow_close(f, "client reset", false, true);
@@ -284,19 +343,14 @@ static void relay_pump(struct conc_flow *f)
 	relay_update_events(f);
 }
 
-int relay_start(struct conc_flow *f)
+void relay_start(struct conc_flow *f)
 {
-	int r;
-
-	if ((r = open_pipe(&f->up)) < 0 || (r = open_pipe(&f->down)) < 0)
-		return r;
 	flow_opened(f);
 	f->state = FLOW_RELAY;
 	CONC_STAT_INC(&f->w->stats, relaying);
 	f->deadline_ms = 0;
 	f->active_ms = loop_now_ms(f->w->loop);
 	relay_pump(f);
-	return 0;
 }
 
 void relay_on_io(struct conc_flow *f, int fd, uint32_t events)

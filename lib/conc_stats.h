@@ -32,6 +32,8 @@
 	X(connect_failed) /* refused, unreachable, timed out */                \
 	X(bytes_up)       /* relayed client -> server */                       \
 	X(bytes_down)     /* relayed server -> client */                       \
+	X(relay_pipes)    /* directions moved from copying to splice() */      \
+	X(relay_spills)   /* reads the other side could not take whole */      \
 	X(accept_pauses)  /* accept() out of fds or memory */                \
 	X(cpe_evicted)    /* idle per-CPE ids forgotten for room */            \
 	X(cpe_untracked)  /* flows of no per-CPE id: every id was active */ \

@@ -37,21 +37,6 @@ fds_back() {
 	done
 	echo "$n"
 }
-# conc_counters NAME: SIGUSR1, then the dump as "key value" lines (the
-# "counters:", "errors:" and "socks:" lines; socks comes last).
-conc_counters() {
-	local log=${CONC_LOG[$1]} n0 i g
-	n0=$(grep -c ' socks: ' "$log")
-	kill -USR1 "${CONC_PID[$1]}" 2>/dev/null || return 1
-	for ((i = 0; i < 60; i++)); do
-		[ "$(grep -c ' socks: ' "$log")" -gt "$n0" ] && break
-		sleep 0.05
-	done
-	for g in counters errors socks; do
-		grep "^info: $g: " "$log" | tail -n 1 | sed "s/^info: $g: //" | tr ' ' '\n' |
-			awk -F= -v g=$g 'NF == 2 { print (g == "errors" && $1 == "other" ? "error_other" : $1), $2 }'
-	done
-}
 # wait_idle NAME: until the daemon has no flow left (10 s); prints the dump.
 wait_idle() {
 	local i
