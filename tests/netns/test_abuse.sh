@@ -135,9 +135,15 @@ wait_idle main >/dev/null
 echo "    counters: $(tr '\n' ' ' <"$TMP/ctr-main")"
 # plus the good flows: 10 Convert + 10 SOCKS5, each connected once, the
 # only relayed bytes
+# (how the good flows' bytes went, copied or through pipes, depends on
+# timing: at most one pipe per direction, never one for an abuser)
+ctr_main() { awk -v k="$1" '$1 == k { print $2; exit }' "$TMP/ctr-main"; }
+check_range "pipes: only the good flows' directions, each once at most" \
+	"$(ctr_main relay_pipes)" 0 40
 compare_counters main "$(sed -n 's/^expect_counters: //p' "$TMP/abuse.out")" \
 	"accepted 20" "convert 10" "socks5 10" "connect_started 20" "connect_ok 20" \
-	"bytes_up $((20 * SIZE))" "bytes_down $((20 * SIZE))"
+	"bytes_up $((20 * SIZE))" "bytes_down $((20 * SIZE))" \
+	"relay_pipes $(ctr_main relay_pipes)" "relay_spills $(ctr_main relay_spills)"
 AFTER_MAIN=$(fds_back main "$BASE_MAIN")
 check_eq "main: open fds back to the baseline after the abuse ($BASE_MAIN)" "$AFTER_MAIN" "$BASE_MAIN"
 
