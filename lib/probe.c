@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct probe {
 	size_t out_len, sent;
 	uint8_t in[CONVERT_MAX_LEN]; /* any Convert message fits */
 	size_t in_len;
+	bool *gone; /* set when freed, while on_timer looks at the socket */
 };
 
 /* Rounded up, so a step that happened never reads as 0 us. */
@@ -53,6 +55,8 @@ static uint32_t us_since(const struct timespec *t0)
 
 static void probe_free(struct probe *p)
 {
+	if (p->gone)
+		*p->gone = true;
 	loop_timer_disarm(p->loop, &p->timer);
 	if (p->fd >= 0) {
 		loop_del_fd(p->loop, p->fd);
@@ -181,12 +185,32 @@ static void on_io(struct loop *l, int fd, uint32_t events, void *arg)
 		probe_read(p);
 }
 
+/* What the socket has for the probe's current step, without waiting. */
+static bool step_ready(const struct probe *p)
+{
+	struct pollfd pf = { .fd = p->fd };
+
+	pf.events = p->connected && p->sent == p->out_len ? POLLIN : POLLOUT;
+	return poll(&pf, 1, 0) == 1 && pf.revents;
+}
+
 /* Fires at the deadline, or at once for an error that probe_start already
- * knew (res.err set): done must come from the loop either way. */
+ * knew (res.err set): done must come from the loop either way. A loop
+ * that runs late (a busy daemon on a loaded machine) can reach the
+ * deadline with the answer already in the socket but its event not yet
+ * dispatched: what is there is looked at before the probe fails. */
 static int64_t on_timer(struct loop *l, void *arg)
 {
 	struct probe *p = arg;
+	bool gone = false;
 
+	if (!p->res.err && p->fd >= 0 && step_ready(p)) {
+		p->gone = &gone;
+		on_io(l, p->fd, 0, p);
+		if (gone)
+			return LOOP_TIMER_STOP;
+		p->gone = NULL;
+	}
 	probe_finish(p, p->res.err ? p->res.err : -ETIMEDOUT);
 	return LOOP_TIMER_STOP;
 }

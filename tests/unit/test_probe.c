@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +63,7 @@ struct run {
 	struct loop_timer guard;
 	int chain; /* done_start_next: probes still to start */
 	struct sockaddr_in conc;
+	bool stop_on_answer; /* the loop stops once the server has answered */
 };
 
 static void stop_if_done(struct run *run)
@@ -172,6 +175,8 @@ static void srv_answer(struct srv *s)
 		s->end = END_CLOSED;
 		break;
 	}
+	if (s->run->stop_on_answer)
+		loop_stop(s->run->l);
 }
 
 static void srv_request(struct srv *s)
@@ -547,6 +552,50 @@ static void done_may_start_the_next_probe(void **state)
 	loop_free(run.l);
 }
 
+/* Always readable, never read: a busy daemon's other sockets. */
+static void busy_fd(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+}
+
+/* A busy daemon's loop reaches the probe's deadline late, with the answer
+ * already in the socket and more ready sockets than one turn dispatches
+ * (256) ahead of it: the probe still reads its answer. */
+static void late_loop_still_reads_the_answer(void **state)
+{
+	enum { N_BUSY = 300 };
+	int busy[N_BUSY];
+	struct run run;
+	struct srv s;
+	uint64_t one = 1;
+
+	run_init(&run);
+	srv_init(&s, &run, SRV_ANSWER);
+	for (int i = 0; i < N_BUSY; i++) {
+		busy[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		assert_true(busy[i] >= 0);
+		assert_int_equal(write(busy[i], &one, sizeof(one)), sizeof(one));
+		assert_int_equal(loop_add_fd(run.l, busy[i], EPOLLIN, busy_fd, NULL), 0);
+	}
+	run.stop_on_answer = true;
+	start(&run, &s.addr);
+	run_loop(&run, GUARD_MS);
+	assert_true(s.answered);
+	assert_int_equal(run.calls, 0);
+	/* The answer waits in the probe's socket, behind 300 ready ones,
+	 * while the daemon is elsewhere past the deadline. */
+	usleep((TIMEOUT_MS + 50) * 1000);
+	run.stop_on_answer = false;
+	run_loop(&run, GUARD_MS);
+	assert_int_equal(run.calls, 1);
+	assert_int_equal(run.r.err, 0);
+	assert_true(run.r.answer_us > 0);
+	for (int i = 0; i < N_BUSY; i++) {
+		loop_del_fd(run.l, busy[i]);
+		close(busy[i]);
+	}
+	probe_server_done(&run, &s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +612,7 @@ int main(void)
 	    cmocka_unit_test(bad_device_or_source_fails_to_start),
 	    cmocka_unit_test(cancel_means_no_done),
 	    cmocka_unit_test(done_may_start_the_next_probe),
+	    cmocka_unit_test(late_loop_still_reads_the_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
