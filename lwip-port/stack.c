@@ -137,7 +137,6 @@ static err_t netif_setup(struct netif *n)
 	return ERR_OK;
 }
 
-/* trusted: its TCP checksum is partial (vnet_packet) and goes unchecked. */
 /* A flow lwIP closed first leaves its pcb in TIME_WAIT for 2 MSL, on a
  * list tcp_input walks, whole, for every segment that matches no open pcb
  * (each SYN): at a few thousand connections per second that walk was three
@@ -154,6 +153,7 @@ static void drop_time_wait(struct stack *s)
 	}
 }
 
+/* trusted: its TCP checksum is partial (vnet_packet) and goes unchecked. */
 static void inject(struct stack *s, const uint8_t *pkt, size_t len,
 		   bool trusted)
 {
