@@ -169,6 +169,12 @@ for dst in "$S4:9002" "[$S6]:9002"; do
 		"$(sha "$TMP/half.out")" "$(sha "$TMP/half.bin")"
 done
 
+# ---- flows whose server closed first left no lwIP TIME_WAIT behind ----
+if daemon_checks "lwIP TIME_WAIT freed"; then
+	check_range "servers closed first (the downloads): lwIP's TIME_WAIT pcbs freed (tun time_wait_dropped)" \
+		"$(cpe_counters main tun | awk '$1 == "time_wait_dropped" { print $2 }')" 1 1000
+fi
+
 # ---- SIGTERM: exit 0, nothing left behind ----
 if daemon_checks "teardown on SIGTERM"; then
 	cpe_alive main
