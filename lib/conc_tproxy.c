@@ -114,27 +114,8 @@ int conc_set_transparent(int fd, int family)
 
 static int tproxy_opts(int fd, int family, const char **what)
 {
-	int r;
-
 	*what = family == AF_INET6 ? "IPV6_TRANSPARENT" : "IP_TRANSPARENT";
-	if ((r = conc_set_transparent(fd, family)) < 0)
-		return r;
-	*what = "SO_REUSEADDR";
-	if ((r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
-		return r;
-	*what = "SO_REUSEPORT";
-	if ((r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0)
-		return r;
-	*what = "IPV6_V6ONLY";
-	if (family == AF_INET6 &&
-	    (r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0)
-		return r;
-	/* A CPE may put the first bytes in its SYN: take them. */
-	*what = "TCP_FASTOPEN";
-	if ((r = set_int(fd, IPPROTO_TCP, TCP_FASTOPEN, 1024)) < 0)
-		return r;
-	*what = "TCP_FASTOPEN_NO_COOKIE";
-	return set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
+	return conc_set_transparent(fd, family);
 }
 
 static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ss)
@@ -160,25 +141,8 @@ int conc_tproxy_listener(int family, uint16_t port, int backlog,
 {
 	struct sockaddr_storage ss;
 	socklen_t len = loopback(family, port, &ss);
-	int fd, r;
 
-	*what = "socket(IPPROTO_MPTCP)";
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    IPPROTO_MPTCP);
-	if (fd < 0)
-		return -errno;
-	if ((r = tproxy_opts(fd, family, what)) < 0)
-		goto fail;
-	*what = "bind";
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		goto fail_errno;
-	*what = "listen";
-	if (listen(fd, backlog) < 0)
-		goto fail_errno;
-	return fd;
-fail_errno:
-	r = -errno;
-fail:
-	close(fd);
-	return r;
+	/* A CPE may put the first bytes in its SYN: the listener takes them. */
+	return sockopt_mptcp_listener_with((struct sockaddr *)&ss, len, backlog,
+					   true, tproxy_opts, what);
 }

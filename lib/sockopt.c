@@ -22,7 +22,8 @@ static int set_int(int fd, int level, int name, int val)
 	return setsockopt(fd, level, name, &val, sizeof(val)) < 0 ? -errno : 0;
 }
 
-static int listener_opts(int fd, const struct sockaddr *addr, const char **what)
+static int listener_opts(int fd, const struct sockaddr *addr, bool v6only,
+			 const char **what)
 {
 	int r;
 
@@ -34,7 +35,7 @@ static int listener_opts(int fd, const struct sockaddr *addr, const char **what)
 		return r;
 	*what = "IPV6_V6ONLY";
 	if (addr->sa_family == AF_INET6 &&
-	    (r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) < 0)
+	    (r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only)) < 0)
 		return r;
 	*what = "TCP_FASTOPEN";
 	if ((r = set_int(fd, IPPROTO_TCP, TCP_FASTOPEN, 1024)) < 0)
@@ -46,6 +47,14 @@ static int listener_opts(int fd, const struct sockaddr *addr, const char **what)
 int sockopt_mptcp_listener(const struct sockaddr *addr, socklen_t len,
 			   int backlog, const char **what)
 {
+	return sockopt_mptcp_listener_with(addr, len, backlog, false, NULL,
+					   what);
+}
+
+int sockopt_mptcp_listener_with(const struct sockaddr *addr, socklen_t len,
+				int backlog, bool v6only, sockopt_pre_fn pre,
+				const char **what)
+{
 	int fd, r;
 
 	*what = "socket(IPPROTO_MPTCP)";
@@ -53,7 +62,8 @@ int sockopt_mptcp_listener(const struct sockaddr *addr, socklen_t len,
 		    IPPROTO_MPTCP);
 	if (fd < 0)
 		return -errno;
-	if ((r = listener_opts(fd, addr, what)) < 0)
+	if ((pre && (r = pre(fd, addr->sa_family, what)) < 0) ||
+	    (r = listener_opts(fd, addr, v6only, what)) < 0)
 		goto fail;
 	*what = "bind";
 	if (bind(fd, addr, len) < 0)

@@ -22,6 +22,12 @@
  * -errno; *what names the step that failed. */
 int sockopt_mptcp_listener(const struct sockaddr *addr, socklen_t len,
 			   int backlog, const char **what);
+/* The same with IPV6_V6ONLY set to v6only and, before the rest, the
+ * caller's own options: pre(fd, family, what), 0 or -errno (NULL: none). */
+typedef int (*sockopt_pre_fn)(int fd, int family, const char **what);
+int sockopt_mptcp_listener_with(const struct sockaddr *addr, socklen_t len,
+				int backlog, bool v6only, sockopt_pre_fn pre,
+				const char **what);
 /* Start a non-blocking TCP connect to dst, from src when src is not NULL.
  * Returns the fd (connect in progress or done) or -errno. */
 int sockopt_connect(const struct sockaddr *dst, socklen_t dst_len,
