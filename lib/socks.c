@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
+
 /* Longest SOCKS4 user id or 4a host name, NUL excluded. More without a NUL
  * is refused: waiting for it would let a client make us buffer forever. */
 #define SOCKS4_FIELD_MAX 255
@@ -26,11 +28,6 @@ static enum socks_status bad5(const char **reason, uint8_t *reply_code,
 	if (reply_code)
 		*reply_code = code;
 	return bad(reason, why);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 static void set_v4mapped(struct in6_addr *a, const uint8_t v4[4])
@@ -196,7 +193,7 @@ enum socks_status socks5_parse_request(const uint8_t *buf, size_t len,
 	req.version = 5;
 	req.cmd = buf[1];
 	req.atyp = buf[3];
-	req.port = get16(buf + 4 + alen);
+	req.port = be16(buf + 4 + alen);
 	*out = req;
 	*consumed = total;
 	return SOCKS_OK;
@@ -260,7 +257,7 @@ enum socks_status socks4_parse_request(const uint8_t *buf, size_t len,
 	}
 	req.version = 4;
 	req.cmd = buf[1];
-	req.port = get16(buf + 2);
+	req.port = be16(buf + 2);
 	*out = req;
 	*consumed = off;
 	return SOCKS_OK;

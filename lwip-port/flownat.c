@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
 #include "csum.h"
 #include "flownat.h"
 
@@ -85,28 +86,6 @@ enum parse_err {
 	PARSE_BAD_ADDR,
 };
 
-static uint16_t load16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t load32(const uint8_t *p)
-{
-	return (uint32_t)load16(p) << 16 | load16(p + 2);
-}
-
-static void store16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void store32(uint8_t *p, uint32_t v)
-{
-	store16(p, v >> 16);
-	store16(p + 2, v & 0xffff);
-}
-
 static uint16_t neg16(uint16_t x)
 {
 	return (uint16_t)~x;
@@ -142,11 +121,11 @@ static enum parse_err parse_v4(const uint8_t *b, size_t len, struct pkt *p)
 		return PARSE_SHORT;
 	if (csum_fold(csum_add(0, b, hl)) != 0xffff)
 		return PARSE_BAD_CSUM;
-	tot = load16(b + 2);
+	tot = be16(b + 2);
 	if (tot < hl || tot > len)
 		return PARSE_BAD_LENGTH;
 	/* a fragment's ports are not where they seem, or not there */
-	if ((load16(b + 6) & 0x3fff) || b[9] != IPPROTO_TCP)
+	if ((be16(b + 6) & 0x3fff) || b[9] != IPPROTO_TCP)
 		return PARSE_NOT_TCP;
 	*p = (struct pkt){ .family = AF_INET, .fi = 0, .alen = 4,
 			   .src_off = 12, .l4_off = hl, .ip_len = tot };
@@ -159,7 +138,7 @@ static enum parse_err parse_v6(const uint8_t *b, size_t len, struct pkt *p)
 
 	if (len < 40)
 		return PARSE_SHORT;
-	tot = 40 + (size_t)load16(b + 4);
+	tot = 40 + (size_t)be16(b + 4);
 	if (tot > len)
 		return PARSE_BAD_LENGTH;
 	/* extension headers would need a walk; TCP must come first */
@@ -206,8 +185,8 @@ static enum parse_err parse_tcp(const uint8_t *b, struct pkt *p)
 		return PARSE_SHORT;
 	if (!tcp_options_ok(t, doff))
 		return PARSE_BAD_LENGTH;
-	p->sport = load16(t);
-	p->dport = load16(t + 2);
+	p->sport = be16(t);
+	p->dport = be16(t + 2);
 	p->flags = t[13];
 	return PARSE_OK;
 }
@@ -293,8 +272,8 @@ static void rewrite(uint8_t *b, const struct pkt *p, const uint8_t *src,
 		memcpy(b + 8, src, 16);
 		memcpy(b + 24, dst, 16);
 	}
-	store16(t, sport);
-	store16(t + 2, dport);
+	put_be16(t, sport);
+	put_be16(t + 2, dport);
 	csum_adjust(t + 16, tcp_delta);
 }
 
@@ -329,7 +308,7 @@ static uint32_t tuple_hash(const struct flownat *nat,
 	uint64_t w[4], h = nat->seed;
 
 	if (t->family == AF_INET) {
-		h = mix(h, (uint64_t)load32(t->client) << 32 | load32(t->dst));
+		h = mix(h, (uint64_t)be32(t->client) << 32 | be32(t->dst));
 	} else {
 		memcpy(w, t->client, 16);
 		memcpy(w + 2, t->dst, 16);
@@ -783,13 +762,13 @@ static size_t put_ip(uint8_t *o, const uint8_t *syn, const struct pkt *p,
 	memset(o, 0, hl);
 	if (p->family == AF_INET) {
 		o[0] = 0x45;
-		store16(o + 2, (uint16_t)(20 + l4_len));
-		store16(o + 6, 0x4000); /* DF */
+		put_be16(o + 2, (uint16_t)(20 + l4_len));
+		put_be16(o + 6, 0x4000); /* DF */
 		o[8] = 64;
 		o[9] = proto;
 	} else {
 		o[0] = 0x60;
-		store16(o + 4, (uint16_t)l4_len);
+		put_be16(o + 4, (uint16_t)l4_len);
 		o[6] = proto;
 		o[7] = 64;
 	}
@@ -834,9 +813,9 @@ size_t flownat_make_rst(const uint8_t *syn, size_t len, uint8_t *out,
 	hl = put_ip(out, syn, &p, IPPROTO_TCP, 20);
 	o = out + hl;
 	memset(o, 0, 20);
-	store16(o, p.dport);
-	store16(o + 2, p.sport);
-	store32(o + 8, load32(t + 4) + 1 + (uint32_t)data);
+	put_be16(o, p.dport);
+	put_be16(o + 2, p.sport);
+	put_be32(o + 8, be32(t + 4) + 1 + (uint32_t)data);
 	o[12] = 5 << 4;
 	o[13] = TCP_RST | TCP_ACK;
 	put_l4_csum(out, &p, hl, 20, IPPROTO_TCP, 16);
@@ -847,7 +826,7 @@ uint32_t flownat_tcp_seq(const uint8_t *pkt)
 {
 	size_t hl = pkt[0] >> 4 == 4 ? (pkt[0] & 0x0fu) * 4u : 40;
 
-	return load32(pkt + hl + 4);
+	return be32(pkt + hl + 4);
 }
 
 size_t flownat_make_rst_stray(const uint8_t *pkt, size_t len, uint8_t *out,
@@ -865,14 +844,14 @@ size_t flownat_make_rst_stray(const uint8_t *pkt, size_t len, uint8_t *out,
 	hl = put_ip(out, pkt, &p, IPPROTO_TCP, 20);
 	o = out + hl;
 	memset(o, 0, 20);
-	store16(o, p.dport);
-	store16(o + 2, p.sport);
+	put_be16(o, p.dport);
+	put_be16(o + 2, p.sport);
 	if (p.flags & TCP_ACK) {
 		memcpy(o + 4, t + 8, 4); /* seq = SEG.ACK */
 		o[13] = TCP_RST;
 	} else {
 		data = p.ip_len - p.l4_off - (t[12] >> 4) * 4u;
-		store32(o + 8, load32(t + 4) + (uint32_t)data +
+		put_be32(o + 8, be32(t + 4) + (uint32_t)data +
 			       !!(p.flags & TCP_SYN) + !!(p.flags & TCP_FIN));
 		o[13] = TCP_RST | TCP_ACK;
 	}

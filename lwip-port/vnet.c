@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "csum.h"
 
 #define TCP_FIN 0x01
@@ -51,22 +52,6 @@ bool vnet_csum_complete(uint8_t *pkt, size_t len, const struct vnet_hdr *h)
 	c = (uint16_t)~csum_fold(csum_add(0, pkt + start, len - start));
 	memcpy(pkt + field, &c, 2);
 	return true;
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)be16(p) << 16 | be16(p + 2);
-}
-
-static void put_be16(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
 }
 
 /* The IP and TCP header lengths of pkt; 0 when they do not fit. */

@@ -97,6 +97,7 @@
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 
+#include "bytes.h"
 #include "convert.h"
 #include "cpe.h"
 #include "log.h"
@@ -262,28 +263,6 @@ int fuzz_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return connect(fd, sa, len);
 	errno = EINPROGRESS;
 	return -1;
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)be16(p) << 16 | be16(p + 2);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
 }
 
 static uint64_t be_sum(const uint8_t *p, size_t n)
@@ -527,7 +506,7 @@ static size_t check_vnet(struct run *r, uint8_t *b, size_t n)
 	}
 	/* the field holds the pseudo-header sum: the kernel adds the rest */
 	c = (uint16_t)~fold(be_sum(b + v.hl, n - v.hl));
-	put16(b + v.hl + 16, c);
+	put_be16(b + v.hl + 16, c);
 	return seg;
 }
 
@@ -804,9 +783,9 @@ static void fix_lengths(uint8_t *b, size_t len)
 	if (len >= 20 && b[0] >> 4 == 4) {
 		if ((b[0] & 15) < 5)
 			b[0] = 0x45;
-		put16(b + 2, (uint16_t)len);
+		put_be16(b + 2, (uint16_t)len);
 	} else if (len >= 40 && b[0] >> 4 == 6) {
-		put16(b + 4, (uint16_t)(len - 40));
+		put_be16(b + 4, (uint16_t)(len - 40));
 	}
 	if (!view(b, len, &v) || v.proto != IPPROTO_TCP || v.total - v.hl < 20)
 		return;
@@ -821,13 +800,13 @@ static void fix_sums(uint8_t *b, size_t len)
 
 	if (len >= 20 && b[0] >> 4 == 4 && (b[0] & 15u) * 4 >= 20 &&
 	    (b[0] & 15u) * 4 <= len) {
-		put16(b + 10, 0);
-		put16(b + 10, (uint16_t)~fold(be_sum(b, (b[0] & 15u) * 4)));
+		put_be16(b + 10, 0);
+		put_be16(b + 10, (uint16_t)~fold(be_sum(b, (b[0] & 15u) * 4)));
 	}
 	if (view(b, len, &v) && v.proto == IPPROTO_TCP &&
 	    v.total - v.hl >= 18) {
-		put16(b + v.hl + 16, 0);
-		put16(b + v.hl + 16, (uint16_t)~l4_sum(b, &v));
+		put_be16(b + v.hl + 16, 0);
+		put_be16(b + v.hl + 16, (uint16_t)~l4_sum(b, &v));
 	}
 }
 
@@ -861,8 +840,8 @@ static void take_seq(struct run *r, uint8_t *b, size_t len)
 	    !(k = track_find(r, &t)))
 		return;
 	h = b + v.hl;
-	put32(h + 4, k->seq + be32(h + 4));
-	put32(h + 8, k->ack + be32(h + 8));
+	put_be32(h + 4, k->seq + be32(h + 4));
+	put_be32(h + 8, k->ack + be32(h + 8));
 }
 
 /* The partial checksum a kernel leaves: the pseudo-header sum alone, in
@@ -876,7 +855,7 @@ static void partial_sum(uint8_t *hdr, uint8_t *b, size_t len)
 		return;
 	put_le16(hdr + 6, (uint16_t)v.hl);
 	put_le16(hdr + 8, 16);
-	put16(b + v.hl + 16, fold(be_sum(b + v.src, 2 * v.alen) + v.proto +
+	put_be16(b + v.hl + 16, fold(be_sum(b + v.src, 2 * v.alen) + v.proto +
 				  v.total - v.hl));
 }
 

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
 #include "flownat.h"
 
 #define MAX_ENTRIES 8
@@ -54,22 +55,6 @@ static void check(int ok)
 {
 	if (!ok)
 		abort();
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)be16(p) << 16 | be16(p + 2);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
 }
 
 static uint64_t be_sum(const uint8_t *p, size_t n)
@@ -165,10 +150,10 @@ static void fix(uint8_t *b, size_t len, uint8_t op)
 	    (b[0] & 15u) * 4 <= len) {
 		v.hl = (b[0] & 15u) * 4;
 		v.v4 = true;
-		put16(b + 10, ip_ref(b, &v));
+		put_be16(b + 10, ip_ref(b, &v));
 	}
 	if ((op & 2) && view(b, len, &v) && v.total - v.hl >= 18)
-		put16(b + v.tcp + 16, l4_ref(b, &v, IPPROTO_TCP, 16));
+		put_be16(b + v.tcp + 16, l4_ref(b, &v, IPPROTO_TCP, 16));
 }
 
 static bool tuple_eq(const struct flownat_tuple *a,
@@ -281,8 +266,8 @@ static void check_reply(struct run *r, const struct flownat_entry *e,
 	memcpy(tmp, b, v->total);
 	memcpy(tmp + v->src, b + v->src + v->alen, v->alen);
 	memcpy(tmp + v->src + v->alen, b + v->src, v->alen);
-	put16(t, be16(b + v->tcp + 2));
-	put16(t + 2, be16(b + v->tcp));
+	put_be16(t, be16(b + v->tcp + 2));
+	put_be16(t + 2, be16(b + v->tcp));
 	fix(tmp, v->total, 3);
 	r->calls++;
 	check(flownat_out(r->nat, tmp, v->total, out, BUF) == v->total);
@@ -356,8 +341,8 @@ static void aim(struct run *r, size_t len)
 	fi = !v.v4;
 	memcpy(pkt + v.src, r->l[fi], v.alen);
 	memcpy(pkt + v.src + v.alen, r->s[fi], v.alen);
-	put16(pkt + v.tcp, LPORT);
-	put16(pkt + v.tcp + 2, 1024 + be16(pkt + v.tcp + 2) % 16);
+	put_be16(pkt + v.tcp, LPORT);
+	put_be16(pkt + v.tcp + 2, 1024 + be16(pkt + v.tcp + 2) % 16);
 }
 
 static void out_dir(struct run *r, size_t len)

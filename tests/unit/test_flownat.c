@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
 #include "flownat.h"
 
 #define LPORT   7000
@@ -46,28 +47,6 @@ struct spec {
 	const uint8_t *data;
 	size_t data_len;
 };
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)be16(p) << 16 | be16(p + 2);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
 
 static uint64_t be_sum(const uint8_t *p, size_t n)
 {
@@ -166,13 +145,13 @@ static bool ip_valid(const uint8_t *b)
 static void fix_ip(uint8_t *b)
 {
 	if (is_v4(b))
-		put16(b + 10, ref_ip_csum(b));
+		put_be16(b + 10, ref_ip_csum(b));
 }
 
 static void fix_csums(uint8_t *b)
 {
 	fix_ip(b);
-	put16(b + ip_hl(b) + 16, ref_l4_csum(b, 16));
+	put_be16(b + ip_hl(b) + 16, ref_l4_csum(b, 16));
 }
 
 /* The checksums are exactly what a full computation gives. */
@@ -192,9 +171,9 @@ static size_t build(uint8_t *b, const struct spec *s)
 	memset(b, 0, hl + seg);
 	if (s->family == AF_INET) {
 		b[0] = (uint8_t)(0x40 | hl / 4);
-		put16(b + 2, (uint16_t)(hl + seg));
-		put16(b + 4, s->ip_id);
-		put16(b + 6, 0x4000);
+		put_be16(b + 2, (uint16_t)(hl + seg));
+		put_be16(b + 4, s->ip_id);
+		put_be16(b + 6, 0x4000);
 		b[8] = 64;
 		b[9] = IPPROTO_TCP;
 		memcpy(b + 12, s->src, 4);
@@ -202,19 +181,19 @@ static size_t build(uint8_t *b, const struct spec *s)
 		memset(b + 20, 1, s->ip_opts);
 	} else {
 		b[0] = 0x60;
-		put16(b + 4, (uint16_t)seg);
+		put_be16(b + 4, (uint16_t)seg);
 		b[6] = IPPROTO_TCP;
 		b[7] = 64;
 		memcpy(b + 8, s->src, 16);
 		memcpy(b + 24, s->dst, 16);
 	}
-	put16(t, s->sport);
-	put16(t + 2, s->dport);
-	put32(t + 4, s->seq);
-	put32(t + 8, s->ack);
+	put_be16(t, s->sport);
+	put_be16(t + 2, s->dport);
+	put_be32(t + 4, s->seq);
+	put_be32(t + 8, s->ack);
 	t[12] = (uint8_t)(thl / 4 << 4);
 	t[13] = s->flags;
-	put16(t + 14, 65535);
+	put_be16(t + 14, 65535);
 	memset(t + 20, 1, s->tcp_opts);
 	if (s->data_len)
 		memcpy(t + thl, s->data, s->data_len);
@@ -521,14 +500,14 @@ static void force_zero(struct flownat *nat, xlate_fn xl, uint8_t *b,
 	uint8_t tmp[PKT_MAX];
 	uint16_t c;
 
-	put16(b + word_off, 0);
+	put_be16(b + word_off, 0);
 	fix_csums(b);
 	c = be16(b + field_off);
 	if (after) {
 		xl(nat, b, len, tmp);
 		c = be16(tmp + field_off);
 	}
-	put16(b + word_off, c);
+	put_be16(b + word_off, c);
 	fix_csums(b);
 	if (!after)
 		assert_int_equal(be16(b + field_off), 0);
@@ -541,7 +520,7 @@ static void edge_case(struct flownat *nat, xlate_fn xl, uint8_t *b,
 
 	force_zero(nat, xl, b, len, word_off, field_off, kind == 1);
 	if (kind == 2) /* 0xffff: the other zero, still valid */
-		put16(b + field_off, 0xffff);
+		put_be16(b + field_off, 0xffff);
 	xl(nat, b, len, out);
 	if (kind == 1)
 		assert_int_equal(be16(out + field_off), 0);
@@ -840,11 +819,11 @@ static void test_lying_ip_lengths_v4(void **state)
 	uint8_t b[PKT_MAX];
 	size_t len = build(b, &s);
 
-	put16(b + 2, (uint16_t)(len + 1)); /* longer than the buffer */
+	put_be16(b + 2, (uint16_t)(len + 1)); /* longer than the buffer */
 	expect_drop(nat, b, len, &c->drop_bad_length, true);
-	put16(b + 2, 19); /* shorter than the header */
+	put_be16(b + 2, 19); /* shorter than the header */
 	expect_drop(nat, b, len, &c->drop_bad_length, true);
-	put16(b + 2, 30); /* no room for the TCP header */
+	put_be16(b + 2, 30); /* no room for the TCP header */
 	expect_drop(nat, b, len, &c->drop_short, true);
 	len = build(b, &s);
 	b[0] = 0x44; /* IHL 4 */
@@ -867,13 +846,13 @@ static void test_lying_ip_lengths_v6(void **state)
 	uint8_t b[PKT_MAX];
 	size_t len = build(b, &s);
 
-	put16(b + 4, (uint16_t)(len - 40 + 1));
+	put_be16(b + 4, (uint16_t)(len - 40 + 1));
 	expect_drop(nat, b, len, &c->drop_bad_length, false);
-	put16(b + 4, 0xffff);
+	put_be16(b + 4, 0xffff);
 	expect_drop(nat, b, len, &c->drop_bad_length, false);
-	put16(b + 4, 19);
+	put_be16(b + 4, 19);
 	expect_drop(nat, b, len, &c->drop_short, false);
-	put16(b + 4, 0);
+	put_be16(b + 4, 0);
 	expect_drop(nat, b, len, &c->drop_short, false);
 	expect_drop(nat, b, 39, &c->drop_short, false);
 	flownat_free(nat);
@@ -973,7 +952,7 @@ static void test_bad_data_checksum_stays_bad(void **state)
 	open_flow(nat, &s, true);
 	s.flags = ACK;
 	len = build(b, &s);
-	put16(b + 36, be16(b + 36) + 5);
+	put_be16(b + 36, be16(b + 36) + 5);
 	residue = fold(l4_sum(b, 16, true));
 	assert_int_not_equal(residue, 0xffff);
 	assert_int_equal(in(nat, b, len, NULL), FLOWNAT_PASS);
@@ -994,10 +973,10 @@ static void test_fragments(void **state)
 	size_t len = build(b, &s);
 
 	for (size_t i = 0; i < sizeof(frag) / sizeof(frag[0]); i++) {
-		put16(b + 6, frag[i]);
+		put_be16(b + 6, frag[i]);
 		expect_drop(nat, b, len, &c->drop_not_tcp, true);
 	}
-	put16(b + 6, 0x8000); /* the reserved bit alone is no fragment */
+	put_be16(b + 6, 0x8000); /* the reserved bit alone is no fragment */
 	fix_ip(b);
 	assert_int_equal(in(nat, b, len, NULL), FLOWNAT_NEW);
 	flownat_free(nat);
@@ -1044,7 +1023,7 @@ static void test_v6_extension_header(void **state)
 		memcpy(b + 40, ext, 8);
 		memcpy(b + 48, t, len - 40);
 		b[6] = ext_type[i];
-		put16(b + 4, (uint16_t)(len - 40 + 8));
+		put_be16(b + 4, (uint16_t)(len - 40 + 8));
 		expect_drop(nat, b, len + 8, &c->drop_not_tcp, false);
 	}
 	flownat_free(nat);

@@ -21,6 +21,7 @@
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "bytes.h"
 
 _Static_assert(TCP_WND >= 256 * 1024, "lwIP receive window below 256 KiB");
 _Static_assert(TCP_SND_BUF >= 256 * 1024, "lwIP send buffer below 256 KiB");
@@ -44,32 +45,15 @@ static uint8_t out[2048];
 static size_t out_len;
 static int out_count;
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
+	return (uint32_t)be16(p) << 16 | be16(p + 2);
 }
 
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
 	for (; len > 1; p += 2, len -= 2)
-		sum += get16(p);
+		sum += be16(p);
 	if (len)
 		sum += (uint32_t)p[0] << 8;
 	return sum;
@@ -179,13 +163,13 @@ static size_t put_tcp(uint8_t *seg, uint16_t sport, uint32_t seq, uint32_t ack,
 	size_t optlen = flags & TH_SYN ? sizeof(syn_opts) : 0;
 
 	memset(seg, 0, 20);
-	put16(seg, sport);
-	put16(seg + 2, LISTEN_PORT);
-	put32(seg + 4, seq);
-	put32(seg + 8, ack);
+	put_be16(seg, sport);
+	put_be16(seg + 2, LISTEN_PORT);
+	put_be32(seg + 4, seq);
+	put_be32(seg + 8, ack);
 	seg[12] = (uint8_t)((20 + optlen) / 4 << 4);
 	seg[13] = flags;
-	put16(seg + 14, 64240);
+	put_be16(seg + 14, 64240);
 	memcpy(seg + 20, syn_opts, optlen);
 	return 20 + optlen;
 }
@@ -201,7 +185,7 @@ static size_t build(uint8_t *pkt, bool v6, uint16_t sport, uint32_t seq,
 	memset(pkt, 0, hlen);
 	if (v6) {
 		pkt[0] = 0x60;
-		put16(pkt + 4, (uint16_t)tcplen);
+		put_be16(pkt + 4, (uint16_t)tcplen);
 		pkt[6] = 6;
 		pkt[7] = 64;
 		pkt[8] = 0xfd;
@@ -210,14 +194,14 @@ static size_t build(uint8_t *pkt, bool v6, uint16_t sport, uint32_t seq,
 		pkt[39] = 1;
 	} else {
 		pkt[0] = 0x45;
-		put16(pkt + 2, (uint16_t)(hlen + tcplen));
+		put_be16(pkt + 2, (uint16_t)(hlen + tcplen));
 		pkt[6] = 0x40; /* DF */
 		pkt[8] = 64;
 		pkt[9] = 6;
 		memcpy(pkt + 12, (uint8_t[]){10, 0, 0, 2, 10, 0, 0, 1}, 8);
-		put16(pkt + 10, fold(sum16(pkt, hlen, 0)));
+		put_be16(pkt + 10, fold(sum16(pkt, hlen, 0)));
 	}
-	put16(pkt + hlen + 16, tcp_sum(pkt, hlen, tcplen));
+	put_be16(pkt + hlen + 16, tcp_sum(pkt, hlen, tcplen));
 	return hlen + tcplen;
 }
 
@@ -241,16 +225,16 @@ static const uint8_t *check_reply(bool v6, uint16_t sport, uint8_t flags)
 	if (v6) {
 		assert_int_equal(out[0] >> 4, 6);
 		assert_int_equal(out[6], 6);
-		assert_int_equal(get16(out + 4), out_len - hlen);
+		assert_int_equal(be16(out + 4), out_len - hlen);
 	} else {
 		assert_int_equal(out[0], 0x45);
 		assert_int_equal(out[9], 6);
-		assert_int_equal(get16(out + 2), out_len);
+		assert_int_equal(be16(out + 2), out_len);
 		assert_int_equal(fold(sum16(out, hlen, 0)), 0);
 	}
 	assert_int_equal(tcp_sum(out, hlen, out_len - hlen), 0);
-	assert_int_equal(get16(tcp), LISTEN_PORT);
-	assert_int_equal(get16(tcp + 2), sport);
+	assert_int_equal(be16(tcp), LISTEN_PORT);
+	assert_int_equal(be16(tcp + 2), sport);
 	assert_int_equal(tcp[13], flags);
 	return tcp;
 }
@@ -269,7 +253,7 @@ static long tcp_option(const uint8_t *tcp, uint8_t kind, uint8_t len)
 		assert_true(i + 1 < end && tcp[i + 1] >= 2);
 		if (tcp[i] == kind) {
 			assert_int_equal(tcp[i + 1], len);
-			return len == 4	  ? get16(tcp + i + 2)
+			return len == 4	  ? be16(tcp + i + 2)
 			       : len == 3 ? tcp[i + 2]
 					  : 0;
 		}
@@ -296,7 +280,7 @@ static struct tcp_pcb *handshake(bool v6, uint16_t sport, long mss,
 	assert_int_equal(tcp_option(tcp, 3, 3), TCP_RCV_SCALE);
 	assert_int_equal(tcp_option(tcp, 4, 2), 0);
 	/* A SYN's window is never scaled: the largest unscaled one. */
-	assert_int_equal(get16(tcp + 14), 0xffff);
+	assert_int_equal(be16(tcp + 14), 0xffff);
 	*isn = get32(tcp + 4);
 
 	inject(pkt, build(pkt, v6, sport, CLIENT_ISN + 1, *isn + 1, TH_ACK));
@@ -371,9 +355,9 @@ static void test_no_listener_rst(void **state)
 	uint8_t pkt[128];
 	size_t len = build(pkt, false, 40002, CLIENT_ISN, 0, TH_SYN);
 
-	put16(pkt + 20 + 2, 2); /* port 2: nobody listens */
-	put16(pkt + 20 + 16, 0);
-	put16(pkt + 20 + 16, tcp_sum(pkt, 20, len - 20));
+	put_be16(pkt + 20 + 2, 2); /* port 2: nobody listens */
+	put_be16(pkt + 20 + 16, 0);
+	put_be16(pkt + 20 + 16, tcp_sum(pkt, 20, len - 20));
 	inject(pkt, len);
 	assert_int_equal(out[20 + 13], TH_RST | TH_ACK);
 	assert_int_equal(get32(out + 20 + 8), CLIENT_ISN + 1);

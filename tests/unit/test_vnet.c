@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "vnet.h"
 
 #define ACK 0x10
@@ -22,23 +23,6 @@
 #define FIN 0x01
 
 static uint8_t gso[VNET_HDR_LEN + VNET_PKT_MAX];
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
 
 static uint32_t sum(const uint8_t *p, size_t n, uint32_t acc)
 {
@@ -80,29 +64,29 @@ static size_t seg(uint8_t *b, bool v4, uint32_t seq, size_t data, uint8_t flags)
 	memset(b, 0, len);
 	if (v4) {
 		b[0] = 0x45;
-		put16(b + 2, (uint16_t)len);
+		put_be16(b + 2, (uint16_t)len);
 		b[8] = 64;
 		b[9] = 6;
 		memcpy(b + 12, "\xc6\x33\x64\x01\xc0\x00\x02\x01", 8);
-		put16(b + 10, (uint16_t)~fold(sum(b, 20, 0)));
+		put_be16(b + 10, (uint16_t)~fold(sum(b, 20, 0)));
 	} else {
 		b[0] = 0x60;
-		put16(b + 4, (uint16_t)(len - 40));
+		put_be16(b + 4, (uint16_t)(len - 40));
 		b[6] = 6;
 		b[7] = 64;
 		b[8] = 0x20, b[9] = 0x01, b[10] = 0x0d, b[11] = 0xb8, b[23] = 1;
 		b[24] = 0x20, b[25] = 0x01, b[26] = 0x0d, b[27] = 0xb8,
 		b[39] = 2;
 	}
-	put16(t, 80);
-	put16(t + 2, 4000);
-	put32(t + 4, seq);
-	put32(t + 8, 777);
+	put_be16(t, 80);
+	put_be16(t + 2, 4000);
+	put_be32(t + 4, seq);
+	put_be32(t + 8, 777);
 	t[12] = 5 << 4;
 	t[13] = flags;
-	put16(t + 14, 1000);
+	put_be16(t + 14, 1000);
 	memset(t + 20, (int)(seq & 0xff), data);
-	put16(t + 16,
+	put_be16(t + 16,
 	      (uint16_t)~fold(pseudo(b, v4 ? 12 : 8, v4 ? 4 : 16, len - l4) +
 			      sum(t, len - l4, 0)));
 	return len;
@@ -127,7 +111,7 @@ static void test_csum_complete(void **state)
 	size_t n = seg(b, true, 5, 1001, ACK); /* odd: the last byte alone */
 
 	memcpy(want, b, n);
-	put16(b + 36,
+	put_be16(b + 36,
 	      fold(pseudo(b, 12, 4, n - 20))); /* as the kernel leaves it */
 	assert_true(vnet_csum_complete(b, n, &h));
 	assert_memory_equal(b, want, n);
@@ -174,7 +158,7 @@ static void check_gso(const uint8_t *out, size_t n, bool v4, size_t gso_size,
 	assert_int_equal(be16(p + l4 + 16),
 			 fold(pseudo(p, v4 ? 12 : 8, v4 ? 4 : 16, len - l4)));
 	memcpy(c, p, len);
-	put16(c + l4 + 16, (uint16_t)~fold(sum(c + l4, len - l4, 0)));
+	put_be16(c + l4 + 16, (uint16_t)~fold(sum(c + l4, len - l4, 0)));
 	assert_true(tcp_ok(c, len));
 }
 
@@ -240,10 +224,10 @@ static void test_refused(void **state)
 	m = seg(q, true, 2001, 1000, ACK);
 	assert_false(vnet_batch_append(&b, q, m));
 	m = seg(q, true, 2000, 1000, ACK);
-	put16(q + 22, 4001);
+	put_be16(q + 22, 4001);
 	assert_false(vnet_batch_append(&b, q, m));
 	m = seg(q, true, 2000, 1000, ACK);
-	put32(q + 28, 778);
+	put_be32(q + 28, 778);
 	assert_false(vnet_batch_append(&b, q, m));
 	m = seg(q, true, 2000, 1001, ACK);
 	assert_false(vnet_batch_append(&b, q, m));
