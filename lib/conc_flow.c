@@ -651,6 +651,7 @@ static void flow_connect(struct conc_flow *f)
 	 * is never repeated, the CPE's flow would hang, while the FIN the
 	 * kernel sends instead is retransmitted until it arrives. */
 	sockopt_abort_on_close(fd);
+	sockopt_notsent_lowat(fd);
 	f->state = FLOW_CONNECTING;
 	flow_set_events(f, f->cfd, 0);
 	if ((r = loop_add_fd(f->w->loop, fd, EPOLLOUT, flow_on_io, f)) < 0) {
@@ -762,6 +763,7 @@ void conc_flow_accept(struct conc_worker *w, int fd,
 		return;
 	}
 	sockopt_nodelay(fd);
+	sockopt_notsent_lowat(fd);
 	f->w = w;
 	f->id = __atomic_fetch_add(&w->d->next_flow_id, 1, __ATOMIC_RELAXED);
 	f->cfd = fd;

@@ -120,6 +120,11 @@ void sockopt_nodelay(int fd)
 	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 }
 
+void sockopt_notsent_lowat(int fd)
+{
+	set_int(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, SOCKOPT_NOTSENT_LOWAT);
+}
+
 void sockopt_abort_on_close(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -152,6 +157,7 @@ int sockopt_mptcp_client(int family)
 	set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, SOCKOPT_KEEPIDLE_S);
 	set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 5);
 	set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3);
+	sockopt_notsent_lowat(fd);
 	return fd;
 }
 

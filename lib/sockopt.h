@@ -14,6 +14,9 @@
 #define IPPROTO_MPTCP 262
 #endif
 
+/* Unsent bytes a relay socket queues beyond what is in flight. */
+#define SOCKOPT_NOTSENT_LOWAT (256 * 1024)
+
 #define SOCKOPT_TFO_SYSCTL "net.ipv4.tcp_fastopen"
 #define SOCKOPT_TFO_SERVER 0x2
 
@@ -42,6 +45,9 @@ void sockopt_linger_off(int fd);
 /* TCP_NODELAY: a relay forwards what it has at once; Nagle would hold a
  * small relayed write behind the unacknowledged answer for a round trip. */
 void sockopt_nodelay(int fd);
+/* Bound the kernel's unsent queue to SOCKOPT_NOTSENT_LOWAT: the socket
+ * reports writable, and takes more, only below it. */
+void sockopt_notsent_lowat(int fd);
 #define SOCKOPT_KEEPIDLE_S 20
 /* A non-blocking MPTCP client socket with TCP_NODELAY,
  * TCP_FASTOPEN_NO_COOKIE and keepalive (SOCKOPT_KEEPIDLE_S idle, then every

@@ -23,6 +23,8 @@
 #define RELAY_BUF 65536
 #define RELAY_ROUNDS 8
 #define IOV_MAX_SEND 64
+#define UNSENT_MAX (192 * 1024)
+#define REFILL_MIN (16 * 1024)
 
 static uint8_t relay_buf[RELAY_BUF];
 
@@ -433,6 +435,16 @@ static void read_answer(struct cpe_flow *f)
 
 /* Relay: LAN -> socket. */
 
+/* The MPTCP socket failed with err: the flow ends with a reset both ways. */
+static void sock_failed(struct cpe_flow *f, int err)
+{
+	char why[80];
+
+	snprintf(why, sizeof(why), "%s: %s", f->direct ? "destination" : "concentrator",
+		 strerror(err));
+	flow_close(f, why, true, true);
+}
+
 static size_t chain_iov(struct pbuf *p, struct iovec *iov, int *n)
 {
 	size_t total = 0;
@@ -474,7 +486,7 @@ static int lan_to_sock(struct cpe_flow *f)
 		if (n < 0) {
 			if (errno == EAGAIN)
 				break;
-			flow_close(f, "concentrator reset", true, true);
+			sock_failed(f, errno);
 			return -1;
 		}
 		f->active_ms = loop_now_ms(f->cpe->loop);
@@ -498,14 +510,23 @@ static bool lwip_take(struct cpe_flow *f, const uint8_t *buf, size_t len)
 	return true;
 }
 
+/* What lwIP may take now, 0 below REFILL_MIN. lwIP's tcp_write walks the
+ * whole unsent queue on every call, so the relay keeps that queue at most
+ * UNSENT_MAX long and adds to it in steps of REFILL_MIN or more; the rest
+ * waits in the socket, whose window then holds the concentrator back. */
 static size_t room(struct cpe_flow *f)
 {
 	size_t r = tcp_sndbuf(f->pcb);
+	uint32_t unsent = f->pcb->snd_lbb - f->pcb->snd_nxt;
 
 	/* tcp_write also needs pbufs from a bounded queue. */
-	if (tcp_sndqueuelen(f->pcb) + 8 >= TCP_SND_QUEUELEN)
+	if (tcp_sndqueuelen(f->pcb) + 8 >= TCP_SND_QUEUELEN || unsent >= UNSENT_MAX)
 		return 0;
-	return r > 0xffff ? 0xffff : r;
+	if (r > UNSENT_MAX - unsent)
+		r = UNSENT_MAX - unsent;
+	if (r > 0xffff)
+		r = 0xffff;
+	return r < REFILL_MIN ? 0 : r;
 }
 
 static int flush_stash(struct cpe_flow *f)
@@ -548,7 +569,7 @@ static int sock_to_lan(struct cpe_flow *f)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n < 0) {
-			flow_close(f, "concentrator reset", true, true);
+			sock_failed(f, errno);
 			return -1;
 		}
 		if (n == 0) {
