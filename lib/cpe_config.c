@@ -519,6 +519,7 @@ static const struct cfg_key tun_keys[] = {
 	  .min = MIN_MTU, .max = MAX_MTU },
 	{ .name = "txqueuelen", .type = CFG_UINT,
 	  .offset = OFF(tun_txqueuelen), .min = 1 },
+	{ .name = "offload", .type = CFG_BOOL, .offset = OFF(tun_offload) },
 	{ .name = "address4", .type = CFG_SCALAR_FN,
 	  .offset = OFF(tun_address4), .nullable = true,
 	  .parse = parse_ifaddr4 },
@@ -659,6 +660,7 @@ static bool set_defaults(struct cpe_config *c)
 		return false;
 	c->tun_mtu = DEF_TUN_MTU;
 	c->tun_txqueuelen = DEF_TUN_TXQLEN;
+	c->tun_offload = true;
 	c->route_table = DEF_TABLE;
 	c->rule_priority = DEF_PRIORITY;
 	c->conc.ss_family = AF_UNSPEC;

@@ -44,6 +44,7 @@ struct cpe_config {
 	char *tun_name;          /* tun.name, default "mptun0" (IFNAMSIZ-1 max) */
 	uint32_t tun_mtu;        /* tun.mtu, default 1500 (1280..65535) */
 	uint32_t tun_txqueuelen; /* tun.txqueuelen, default 1000 */
+	bool tun_offload;        /* tun.offload, default true: IFF_VNET_HDR, GSO */
 	struct addr_prefix tun_address4; /* tun.address4, default 198.18.0.1/32; len 0 = none */
 	struct addr_prefix tun_address6; /* tun.address6, optional; family 0 = none */
 

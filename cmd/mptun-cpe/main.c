@@ -258,9 +258,9 @@ static void setup(struct cpe_main *m)
 	nlroute_capture_remove(m->nl, m->table);
 	cpe_paths_cleanup(m->nl, m->table);
 	client_source_setup(m);
-	if ((m->tunfd = tun_open(c->tun_name, true, &vnet)) < 0)
+	if ((m->tunfd = tun_open(c->tun_name, c->tun_offload, &vnet)) < 0)
 		fatalx("cannot create TUN device %s: %s", c->tun_name, strerror(-m->tunfd));
-	if (!vnet)
+	if (!vnet && c->tun_offload)
 		log_warnx("%s: no checksum and segmentation offloads: every "
 			  "packet is read and written on its own", c->tun_name);
 	if ((r = nlroute_link_setup(m->nl, c->tun_name, c->tun_mtu, c->tun_txqueuelen,

@@ -182,8 +182,8 @@ cpe_conc_up() { conc_start main $CONC_PORT "$(conc_config_cpe "$@")"; }
 # $TMP/cpe-TUN-PID.sock: one per call); mode (carrier.mode: plain, or
 # transparent, which leaves carrier.protocol out), source (carrier.source,
 # default false; in transparent mode: flows start from the LAN client's
-# address); conc=none leaves concentrator.address out; mtu (tun.mtu,
-# left out when empty: the daemon's default).
+# address); conc=none leaves concentrator.address out; mtu (tun.mtu) and
+# offload (tun.offload), left out when empty: the daemon's defaults.
 # tfo (carrier.fastopen) is false, as the daemon's default: on kernel 6.18
 # MPTCP mishandles SYN data (README, "Known kernel issues"); with a second
 # subflow bulk transfers intermittently crawl. test_cpe_fast sets tfo=true:
@@ -194,7 +194,7 @@ cpe_config() {
 		max=4096 connect=10s idle=5m forward=set level=info paths='' \
 		role2=active interval=300ms timeout=300ms failures=3 fail=open gw2 \
 		user='' per_host=1024 pending_host=256 auth='' ctl_http=off ctl_socket='' \
-		mode=plain source=false carrier conc_yaml mtu=''
+		mode=plain source=false carrier conc_yaml mtu='' offload=''
 	for kv in "$@"; do local "${kv%%=*}=${kv#*=}"; done
 	carrier="  protocol: $proto"$'\n'"  source: $source"
 	[ "$mode" = plain ] || carrier="  mode: $mode"$'\n'"  source: $source"
@@ -212,6 +212,7 @@ cpe_config() {
 	  name: $tun
 	EOF
 	[ -n "$mtu" ] && echo "  mtu: $mtu"
+	[ -n "$offload" ] && echo "  offload: $offload"
 	cat <<-EOF
 	lan:
 	  interfaces: [$lan]

@@ -80,6 +80,7 @@ static const char full[] =
 	"  name: cap0\n"
 	"  mtu: 9000\n"
 	"  txqueuelen: 500\n"
+	"  offload: false\n"
 	"  address4: 198.18.0.1/30\n"
 	"  address6: \"fd00::1/64\"\n"
 	"lan:\n"
@@ -124,6 +125,7 @@ static void test_full(void **state)
 	assert_string_equal(c->tun_name, "cap0");
 	assert_int_equal(c->tun_mtu, 9000);
 	assert_int_equal(c->tun_txqueuelen, 500);
+	assert_false(c->tun_offload);
 	assert_prefix(&c->tun_address4, AF_INET, "198.18.0.1", 30);
 	assert_prefix(&c->tun_address6, AF_INET6, "fd00::1", 64);
 	assert_int_equal(c->n_lan_interfaces, 2);
@@ -166,6 +168,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->tun_name, "mptun0");
 	assert_int_equal(c->tun_mtu, 1500);
 	assert_int_equal(c->tun_txqueuelen, 1000);
+	assert_true(c->tun_offload);
 	assert_prefix(&c->tun_address4, AF_INET, "198.18.0.1", 32);
 	assert_int_equal(c->tun_address6.family, 0);
 	assert_int_equal(c->tun_address6.len, 0);
@@ -220,6 +223,7 @@ static void test_example_file(void **state)
 	assert_int_equal(c->bypass.n, 0);
 	assert_int_equal(c->tun_mtu, d->tun_mtu);
 	assert_int_equal(c->tun_txqueuelen, d->tun_txqueuelen);
+	assert_int_equal(c->tun_offload, d->tun_offload);
 	assert_int_equal(c->route_table, d->route_table);
 	assert_int_equal(c->rule_priority, d->rule_priority);
 	assert_int_equal(c->protocol, d->protocol);

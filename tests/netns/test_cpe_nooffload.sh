@@ -1,0 +1,107 @@
+#!/bin/bash
+# mptun-cpe with tun.offload: false, the packet-by-packet path: the TUN has
+# no offload header (sysfs tun_flags), transfers both ways over IPv4 and
+# IPv6 arrive whole, no segment is written coalesced (tun out_gso 0), and
+# the device's offloads, which persist on it, are cleared: a TUN left with
+# them by an offloading run is opened again without.
+. "$(dirname "$0")/lib_cpe.sh"
+
+IFF_VNET_HDR=0x4000
+tun_flags() { ip netns exec "$CPE" cat /sys/class/net/mptun0/tun_flags 2>/dev/null; }
+lan() { run "$LAN" timeout 120 "$@"; }
+# gtso: mptun0's TCP segmentation offload (ETHTOOL_GTSO), 1 or 0
+gtso() {
+	ip netns exec "$CPE" python3 - <<-'PY' 2>/dev/null
+	import array, fcntl, socket, struct
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	buf = array.array("B", struct.pack("II", 0x1e, 0))
+	fcntl.ioctl(s, 0x8946, struct.pack("16sP", b"mptun0", buf.buffer_info()[0]))
+	print(struct.unpack("II", buf.tobytes())[1])
+	PY
+}
+# unpersist: the persistent mptun0 made below goes when its last fd closes
+unpersist() {
+	ip netns exec "$CPE" python3 - <<-'PY' 2>/dev/null
+	import fcntl, os, struct
+	fd = os.open("/dev/net/tun", os.O_RDWR)
+	fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", b"mptun0", 0x1 | 0x1000))
+	fcntl.ioctl(fd, 0x400454cb, 0)
+	PY
+}
+
+cpe_topo_up
+cpe_conc_up || cpe_finish
+S4=${SRV4[0]} S6=${SRV6[0]}
+
+# A persistent TUN with offloads, as a crashed offloading run would leave
+# it: the daemon attaches to it and must clear them.
+ip netns exec "$CPE" python3 - <<'PY' || fail "could not create a persistent TUN with offloads"
+import fcntl, os, struct
+TUNSETIFF, TUNSETPERSIST, TUNSETOFFLOAD = 0x400454ca, 0x400454cb, 0x400454d0
+IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x1, 0x1000, 0x4000
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"mptun0", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR))
+fcntl.ioctl(fd, TUNSETOFFLOAD, 0x1 | 0x2 | 0x4 | 0x8)  # CSUM TSO4 TSO6 TSO_ECN
+fcntl.ioctl(fd, TUNSETPERSIST, 1)
+PY
+check_eq "the persistent mptun0 has TCP segmentation offload before the daemon" "$(gtso)" 1
+
+cpe_start main "$(cpe_config offload=false)" || cpe_finish
+if daemon_checks "the TUN without offloads"; then
+	f=$(tun_flags)
+	check "tun_flags of mptun0 read from sysfs ($f)" test -n "$f"
+	check_eq "mptun0 has no offload header (tun_flags & IFF_VNET_HDR)" \
+		"$((${f:-0} & IFF_VNET_HDR))" 0
+	check "no warning about refused offloads: none were asked" \
+		eval "! grep -q 'no checksum and segmentation offloads' '${CPE_LOG[main]}'"
+	check_eq "mptun0's TCP segmentation offload was cleared (ETHTOOL_GTSO)" "$(gtso)" 0
+fi
+
+# ---- 20 MB each way, IPv4 and IPv6, hashes equal ----
+mkfile "$TMP/up.bin" 20M
+mkfile "$TMP/down.bin" 20M
+for dst in "$S4" "$S6"; do
+	bg "$SRV" sink socat -u TCP6-LISTEN:9000,reuseaddr,ipv6only=0 "OPEN:$TMP/srv-up.bin,creat,trunc"
+	sink=$BGPID
+	bg "$SRV" source socat -u "OPEN:$TMP/down.bin" TCP6-LISTEN:9001,reuseaddr,ipv6only=0
+	source=$BGPID
+	wait_listen "$SRV" 9000 && wait_listen "$SRV" 9001
+	a=$dst
+	[[ $dst == *:* ]] && a="[$dst]"
+	lan socat -u "OPEN:$TMP/up.bin" "TCP:$a:9000"
+	check_rc "20 MB upload to $dst: socat exits 0" 0
+	timeout 20 tail --pid="$sink" -f /dev/null
+	check_eq "20 MB upload to $dst: sha256 at the server equals the client's" \
+		"$(sha "$TMP/srv-up.bin" 2>/dev/null)" "$(sha "$TMP/up.bin")"
+	lan socat -u "TCP:$a:9001" "CREATE:$TMP/cli-down.bin"
+	check_rc "20 MB download from $dst: socat exits 0" 0
+	check_eq "20 MB download from $dst: sha256 at the client equals the server's" \
+		"$(sha "$TMP/cli-down.bin" 2>/dev/null)" "$(sha "$TMP/down.bin")"
+	kill "$sink" "$source" 2>/dev/null
+	wait "$sink" "$source" 2>/dev/null
+	rm -f "$TMP/srv-up.bin" "$TMP/cli-down.bin"
+done
+
+# ---- iperf3 both directions ----
+srv_iperf 5201
+for dir in "" -R; do
+	lan iperf3 -c "$S4" -p 5201 -t 2 --json $dir
+	check_rc "iperf3 ${dir:-(upload)}: exit 0" 0
+	b=$(python3 -c 'import json, sys
+print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"]))' "$TMP/out" 2>/dev/null)
+	check_range "iperf3 ${dir:-(upload)}: bytes received in 2 s" "${b:-x}" 1 100000000000
+done
+
+if daemon_checks "packet-by-packet counters"; then
+	cpe_counters main tun >"$TMP/tun.ctr"
+	ctr() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/tun.ctr"; }
+	check_range "packets read from the TUN (tun in)" "$(ctr in)" 20000 100000000
+	check_eq "no segment written coalesced (tun out_gso)" "$(ctr out_gso)" 0
+	check_eq "no offload header to reject (tun in_bad_vnet)" "$(ctr in_bad_vnet)" 0
+	cpe_alive main
+	cpe_stop main
+	unpersist
+	cpe_check_clean main
+fi
+conc_stop main
+cpe_finish
