@@ -195,7 +195,7 @@ static void relay_update_events(struct conc_flow *f)
 	watch(f, f->sfd, &f->down, &f->up);
 }
 
-enum pump_result { PUMP_OK, PUMP_SRC_RESET, PUMP_DST_RESET };
+enum pump_result { PUMP_OK, PUMP_SRC_RESET, PUMP_DST_RESET, PUMP_NOMEM };
 
 static bool soft_error(void)
 {
@@ -266,7 +266,7 @@ static enum pump_result copy_through(struct conc_flow *f, struct flow_dir *d,
 	d->bytes += (uint64_t)m;
 	if (m < n) {
 		if (!(d->spill = malloc((size_t)(n - m))))
-			return PUMP_DST_RESET;
+			return PUMP_NOMEM;
 		memcpy(d->spill, buf + m, (size_t)(n - m));
 		d->pend = d->spill;
 		d->pend_len = (size_t)(n - m);
@@ -328,6 +328,11 @@ static void relay_pump(struct conc_flow *f)
 		up ? PUMP_OK
 		   : pump(f, &f->down, f->sfd, f->cfd, &s->bytes_down, true);
 
+	if (up == PUMP_NOMEM || down == PUMP_NOMEM) {
+		/* bytes read could not be kept: both sides learn it */
+		flow_close(f, "out of memory", true, true);
+		return;
+	}
 	if (up == PUMP_SRC_RESET || down == PUMP_DST_RESET) {
 		flow_close(f, "client reset", false, true);
 		return;
