@@ -385,6 +385,18 @@ tun_packets() {
 	local t=${CPE_TUN[${1:-main}]:-mptun0}
 	echo $(($(if_stat "$CPE" "$t" rx_packets) + $(if_stat "$CPE" "$t" tx_packets)))
 }
+# iperf_both DST SECS: iperf3 from the lan host to DST port 5201 (srv_iperf
+# 5201 runs) up, then down, each checked for exit 0 and bytes received
+iperf_both() {
+	local dir b
+	for dir in "" -R; do
+		run "$LAN" timeout 120 iperf3 -c "$1" -p 5201 -t "$2" --json $dir
+		check_rc "iperf3 ${dir:-(upload)}: exit 0" 0
+		b=$(python3 -c 'import json, sys
+print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"]))' "$TMP/out" 2>/dev/null)
+		check_range "iperf3 ${dir:-(upload)}: bytes received in $2 s" "${b:-x}" 1 100000000000
+	done
+}
 mp_joins() { nstat_get "$CONC" MPTcpExtMPJoinSynRx; } # MP_JOIN SYNs at conc
 # conc_subflows: established TCP subflows on the concentrator's port
 conc_subflows() {

@@ -84,13 +84,7 @@ done
 
 # ---- iperf3 both directions ----
 srv_iperf 5201
-for dir in "" -R; do
-	lan iperf3 -c "$S4" -p 5201 -t 2 --json $dir
-	check_rc "iperf3 ${dir:-(upload)}: exit 0" 0
-	b=$(python3 -c 'import json, sys
-print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"]))' "$TMP/out" 2>/dev/null)
-	check_range "iperf3 ${dir:-(upload)}: bytes received in 2 s" "${b:-x}" 1 100000000000
-done
+iperf_both "$S4" 2
 
 if daemon_checks "packet-by-packet counters"; then
 	cpe_counters main tun >"$TMP/tun.ctr"
