@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "log.h"
 
 #define CFG_MAX_KEYS  64 /* keys of one mapping: bits of the seen mask */
 #define QUOTE_MAX     64 /* bytes of a value shown in a message */
@@ -1042,4 +1043,16 @@ void cfg_free(const struct cfg_key *schema, void *base)
 		return;
 	for (const struct cfg_key *k = schema; k->name; k++)
 		free_key(k, base);
+}
+
+bool cfg_parse_log_level(const char *s, void *field, char *why, size_t len)
+{
+	int level = log_level_parse(s);
+
+	if (level < 0) {
+		snprintf(why, len, "expected error, warn, info or debug");
+		return false;
+	}
+	*(int *)field = level;
+	return true;
 }

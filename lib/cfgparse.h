@@ -121,6 +121,10 @@ bool cfg_read_file(const char *path, char **buf, size_t *len, char *err,
 /* Release everything the schema's keys own in base. NULL base is fine. */
 void cfg_free(const struct cfg_key *schema, void *base);
 
+/* A CFG_SCALAR_FN parser for log.level: error, warn, info or debug into an
+ * int (log.h's levels). */
+bool cfg_parse_log_level(const char *s, void *field, char *why, size_t len);
+
 /* For custom() callbacks. */
 yaml_document_t *cfg_doc(struct cfg_walk *w);
 /* The scalar's value, or NULL after reporting a wrong type / null / NUL. */

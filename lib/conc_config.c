@@ -235,19 +235,6 @@ static bool parse_mark(const char *s, void *field, char *why, size_t len)
 	return true;
 }
 
-static bool parse_log_level(const char *s, void *field, char *why,
-			    size_t len)
-{
-	int level = log_level_parse(s);
-
-	if (level < 0) {
-		snprintf(why, len, "expected error, warn, info or debug");
-		return false;
-	}
-	*(int *)field = level;
-	return true;
-}
-
 static const struct cfg_enum tfo_names[] = {
 	{ "set", CONC_TFO_SET },
 	{ "require", CONC_TFO_REQUIRE },
@@ -327,7 +314,7 @@ static const struct cfg_key auth_keys[] = {
 
 static const struct cfg_key log_keys[] = {
 	{ .name = "level", .type = CFG_SCALAR_FN, .offset = OFF(log_level),
-	  .parse = parse_log_level },
+	  .parse = cfg_parse_log_level },
 	{ 0 },
 };
 

@@ -468,19 +468,6 @@ static bool parse_ip_forward(const char *s, void *field, char *why,
 	return false;
 }
 
-static bool parse_log_level(const char *s, void *field, char *why,
-			    size_t len)
-{
-	int level = log_level_parse(s);
-
-	if (level < 0) {
-		snprintf(why, len, "expected error, warn, info or debug");
-		return false;
-	}
-	*(int *)field = level;
-	return true;
-}
-
 static const struct cfg_enum protocol_names[] = {
 	{ "convert", CPE_PROTO_CONVERT },
 	{ "socks4", CPE_PROTO_SOCKS4 },
@@ -621,7 +608,7 @@ static const struct cfg_key sysctl_keys[] = {
 
 static const struct cfg_key log_keys[] = {
 	{ .name = "level", .type = CFG_SCALAR_FN, .offset = OFF(log_level),
-	  .parse = parse_log_level },
+	  .parse = cfg_parse_log_level },
 	{ 0 },
 };
 
