@@ -50,8 +50,9 @@ void sockopt_nodelay(int fd);
 void sockopt_notsent_lowat(int fd);
 #define SOCKOPT_KEEPIDLE_S 20
 /* A non-blocking MPTCP client socket with TCP_NODELAY,
- * TCP_FASTOPEN_NO_COOKIE and keepalive (SOCKOPT_KEEPIDLE_S idle, then every
- * 5 s, 3 probes), ready for sendto(MSG_FASTOPEN). fd or -errno. */
+ * TCP_FASTOPEN_NO_COOKIE, keepalive (SOCKOPT_KEEPIDLE_S idle, then every
+ * 5 s, 3 probes) and sockopt_notsent_lowat(), ready for
+ * sendto(MSG_FASTOPEN). fd or -errno. */
 int sockopt_mptcp_client(int family);
 /* Bind a client socket to a source address (port 0, picked at connect()
  * with IP_BIND_ADDRESS_NO_PORT). 0 or -errno. */

@@ -227,6 +227,7 @@ static int open_direct(struct cpe_flow *f)
 	if ((f->sfd = sockopt_connect((struct sockaddr *)&f->dst, len, NULL, 0)) < 0)
 		return f->sfd;
 	sockopt_nodelay(f->sfd);
+	sockopt_notsent_lowat(f->sfd);
 	return loop_add_fd(f->cpe->loop, f->sfd, EPOLLOUT, on_sock, f);
 }
 
@@ -435,13 +436,13 @@ static void read_answer(struct cpe_flow *f)
 
 /* Relay: LAN -> socket. */
 
-/* The MPTCP socket failed with err: the flow ends with a reset both ways. */
+/* The flow's socket failed with err: a reset both ways, err in the log. */
 static void sock_failed(struct cpe_flow *f, int err)
 {
 	char why[80];
 
-	snprintf(why, sizeof(why), "%s: %s", f->direct ? "destination" : "concentrator",
-		 strerror(err));
+	snprintf(why, sizeof(why), "%s: %s",
+		 f->direct ? "destination" : "concentrator", strerror(err));
 	flow_close(f, why, true, true);
 }
 
