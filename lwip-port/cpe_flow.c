@@ -226,8 +226,7 @@ static int open_direct(struct cpe_flow *f)
 		     "(health.fail: open)");
 	if ((f->sfd = sockopt_connect((struct sockaddr *)&f->dst, len, NULL, 0)) < 0)
 		return f->sfd;
-	sockopt_nodelay(f->sfd);
-	sockopt_notsent_lowat(f->sfd);
+	sockopt_notsent_lowat(f->sfd); /* sockopt_connect set TCP_NODELAY */
 	return loop_add_fd(f->cpe->loop, f->sfd, EPOLLOUT, on_sock, f);
 }
 
