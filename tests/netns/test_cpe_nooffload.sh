@@ -19,13 +19,18 @@ gtso() {
 	print(struct.unpack("II", buf.tobytes())[1])
 	PY
 }
-# unpersist: the persistent mptun0 made below goes when its last fd closes
-unpersist() {
-	ip netns exec "$CPE" python3 - <<-'PY' 2>/dev/null
-	import fcntl, os, struct
+# persist_tun 1|0: make mptun0 persistent with checksum and TSO offloads on,
+# as a crashed offloading run would leave it; 0: no longer persistent, so it
+# goes with its last fd
+persist_tun() {
+	ip netns exec "$CPE" python3 - "$1" <<-'PY'
+	import fcntl, os, struct, sys
+	TUNSETIFF, TUNSETPERSIST, TUNSETOFFLOAD = 0x400454ca, 0x400454cb, 0x400454d0
+	IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x1, 0x1000, 0x4000
 	fd = os.open("/dev/net/tun", os.O_RDWR)
-	fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", b"mptun0", 0x1 | 0x1000))
-	fcntl.ioctl(fd, 0x400454cb, 0)
+	fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"mptun0", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR))
+	fcntl.ioctl(fd, TUNSETOFFLOAD, 0x1 | 0x2 | 0x4 | 0x8)  # CSUM TSO4 TSO6 TSO_ECN
+	fcntl.ioctl(fd, TUNSETPERSIST, int(sys.argv[1]))
 	PY
 }
 
@@ -33,17 +38,8 @@ cpe_topo_up
 cpe_conc_up || cpe_finish
 S4=${SRV4[0]} S6=${SRV6[0]}
 
-# A persistent TUN with offloads, as a crashed offloading run would leave
-# it: the daemon attaches to it and must clear them.
-ip netns exec "$CPE" python3 - <<'PY' || fail "could not create a persistent TUN with offloads"
-import fcntl, os, struct
-TUNSETIFF, TUNSETPERSIST, TUNSETOFFLOAD = 0x400454ca, 0x400454cb, 0x400454d0
-IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x1, 0x1000, 0x4000
-fd = os.open("/dev/net/tun", os.O_RDWR)
-fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"mptun0", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR))
-fcntl.ioctl(fd, TUNSETOFFLOAD, 0x1 | 0x2 | 0x4 | 0x8)  # CSUM TSO4 TSO6 TSO_ECN
-fcntl.ioctl(fd, TUNSETPERSIST, 1)
-PY
+# the daemon attaches to a TUN left with offloads and must clear them
+persist_tun 1 || fail "could not create a persistent TUN with offloads"
 check_eq "the persistent mptun0 has TCP segmentation offload before the daemon" "$(gtso)" 1
 
 cpe_start main "$(cpe_config offload=false)" || cpe_finish
@@ -94,7 +90,7 @@ if daemon_checks "packet-by-packet counters"; then
 	check_eq "no offload header to reject (tun in_bad_vnet)" "$(ctr in_bad_vnet)" 0
 	cpe_alive main
 	cpe_stop main
-	unpersist
+	persist_tun 0 2>/dev/null
 	cpe_check_clean main
 fi
 conc_stop main
