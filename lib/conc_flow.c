@@ -673,8 +673,7 @@ void flow_connecting_on_io(struct conc_flow *f, int fd, uint32_t events)
 	}
 	err = sockopt_so_error(f->sfd);
 	if (err) {
-		loop_del_fd(f->w->loop, f->sfd);
-		close(f->sfd);
+		loop_close_fd(f->w->loop, f->sfd);
 		f->sfd = -1;
 		connect_failed(f, err);
 		return;

@@ -31,6 +31,7 @@ struct flow_dir {
 	uint64_t bytes;
 	bool eof;  /* the source sent FIN */
 	bool shut; /* FIN passed on to the destination */
+	bool dry;  /* the source had nothing: read it again after EPOLLIN */
 };
 
 #define FLOW_IN_MAX 4096

@@ -60,16 +60,17 @@ void flow_set_events(struct conc_flow *f, int fd, uint32_t events)
 		loop_mod_fd(f->w->loop, fd, events);
 }
 
-static void close_fd(struct conc_worker *w, int *fd, bool abort)
+/* linger: SO_LINGER 0 was armed at connect (the server socket, see
+ * sockopt.h), and an orderly close turns it off. */
+static void close_fd(struct conc_worker *w, int *fd, bool abort, bool linger)
 {
 	if (*fd < 0)
 		return;
-	loop_del_fd(w->loop, *fd);
 	if (abort)
 		sockopt_abort_on_close(*fd);
-	else
-		sockopt_linger_off(*fd); /* armed at connect: see sockopt.h */
-	close(*fd);
+	else if (linger)
+		sockopt_linger_off(*fd);
+	loop_close_fd(w->loop, *fd);
 	*fd = -1;
 }
 
@@ -120,8 +121,8 @@ void flow_close(struct conc_flow *f, const char *reason, bool abort_client,
 	conc_cpe_close(&w->cpes, f->cpe, f->up.bytes, f->down.bytes);
 	resolver_cancel(f->req);
 	f->req = NULL;
-	close_fd(w, &f->cfd, abort_client);
-	close_fd(w, &f->sfd, abort_server);
+	close_fd(w, &f->cfd, abort_client, false);
+	close_fd(w, &f->sfd, abort_server, true);
 	close_pipe(&f->up);
 	close_pipe(&f->down);
 	flow_opened(f);
@@ -250,8 +251,12 @@ static enum pump_result copy_through(struct conc_flow *f, struct flow_dir *d,
 	static __thread uint8_t buf[COPY_MAX];
 	ssize_t n = recv(src, buf, sizeof(buf), 0), m;
 
+	if (n < 0 && errno == EAGAIN)
+		d->dry = true;
 	if (n < 0)
 		return soft_error() ? PUMP_OK : PUMP_SRC_RESET;
+	/* A short read emptied the socket (or nearly: EPOLLIN tells). */
+	d->dry = n < COPY_MAX;
 	*progress = true;
 	if (n == 0) {
 		d->eof = true;
@@ -281,10 +286,12 @@ static enum pump_result fill_from(struct flow_dir *d, int src, bool *progress)
 {
 	ssize_t n;
 
-	if (d->eof || d->pend_len || d->in_pipe >= d->pipe_cap)
+	if (d->eof || d->dry || d->pend_len || d->in_pipe >= d->pipe_cap)
 		return PUMP_OK;
 	n = splice(src, NULL, d->pipe[1], NULL, d->pipe_cap - d->in_pipe,
 		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n < 0 && errno == EAGAIN)
+		d->dry = true;
 	if (n < 0)
 		return soft_error() ? PUMP_OK : PUMP_SRC_RESET;
 	if (n == 0)
@@ -307,7 +314,7 @@ static enum pump_result pump(struct conc_flow *f, struct flow_dir *d,
 			break;
 		if (d->pipe[0] >= 0)
 			r = fill_from(d, src, &filled);
-		else if (!d->eof && !d->pend_len)
+		else if (!d->eof && !d->dry && !d->pend_len)
 			r = copy_through(f, d, src, dst, &filled, relayed);
 		if (!moved && !filled)
 			break;
@@ -371,6 +378,14 @@ void relay_on_io(struct conc_flow *f, int fd, uint32_t events)
 			flow_close(f, "server reset", true, false);
 		return;
 	}
+	/* Level-triggered: a dry source with EPOLLIN armed is reported at
+	 * the next turn when bytes (or its FIN) come. */
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		if (fd == f->cfd)
+			f->up.dry = false;
+		else if (fd == f->sfd)
+			f->down.dry = false;
+	}
 	relay_pump(f);
 	if (f->state != FLOW_DEAD && f->up.bytes + f->down.bytes != before)
 		f->active_ms = loop_now_ms(f->w->loop);
@@ -385,7 +400,7 @@ void flow_finish(struct conc_flow *f, size_t len)
 
 	resolver_cancel(f->req);
 	f->req = NULL;
-	close_fd(w, &f->sfd, false);
+	close_fd(w, &f->sfd, false, true);
 	flow_opened(f);
 	f->state = FLOW_FINISHING;
 	f->down.pend = f->reply;

@@ -126,6 +126,13 @@ int loop_del_fd(struct loop *l, int fd)
 	return 0;
 }
 
+void loop_close_fd(struct loop *l, int fd)
+{
+	if (fd >= 0 && fd < l->n_fds)
+		l->fds[fd].cb = NULL;
+	close(fd);
+}
+
 /* Timer heap. */
 
 static void heap_set(struct loop *l, size_t i, struct loop_timer *t)

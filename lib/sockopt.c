@@ -139,7 +139,7 @@ void sockopt_linger_off(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-int sockopt_mptcp_client(int family)
+int sockopt_mptcp_client(int family, bool fastopen)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			IPPROTO_MPTCP);
@@ -149,7 +149,8 @@ int sockopt_mptcp_client(int family)
 	set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	/* The client needs nothing else for data in the SYN: the default
 	 * net.ipv4.tcp_fastopen (0x1) enables the client side. */
-	set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
+	if (fastopen)
+		set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
 	/* A receiving side whose peer vanished without a word sends nothing
 	 * that would draw a reset; keepalives ask. Unproven on MPTCP: with
 	 * the peer's resets lost, flows outlived 40 s (README). */

@@ -49,11 +49,11 @@ void sockopt_nodelay(int fd);
  * reports writable, and takes more, only below it. */
 void sockopt_notsent_lowat(int fd);
 #define SOCKOPT_KEEPIDLE_S 20
-/* A non-blocking MPTCP client socket with TCP_NODELAY,
- * TCP_FASTOPEN_NO_COOKIE, keepalive (SOCKOPT_KEEPIDLE_S idle, then every
- * 5 s, 3 probes) and sockopt_notsent_lowat(), ready for
- * sendto(MSG_FASTOPEN). fd or -errno. */
-int sockopt_mptcp_client(int family);
+/* A non-blocking MPTCP client socket with TCP_NODELAY, keepalive
+ * (SOCKOPT_KEEPIDLE_S idle, then every 5 s, 3 probes) and
+ * sockopt_notsent_lowat(); fastopen: also TCP_FASTOPEN_NO_COOKIE, ready
+ * for sendto(MSG_FASTOPEN). fd or -errno. */
+int sockopt_mptcp_client(int family, bool fastopen);
 /* Bind a client socket to a source address (port 0, picked at connect()
  * with IP_BIND_ADDRESS_NO_PORT). 0 or -errno. */
 int sockopt_bind_source(int fd, const struct sockaddr *src, socklen_t len);

@@ -96,10 +96,9 @@ static void flow_close(struct cpe_flow *f, const char *reason, bool abort_lan,
 	}
 	detach_pcb(f, abort_lan);
 	if (f->sfd >= 0) {
-		loop_del_fd(c->loop, f->sfd);
 		if (abort_sock)
 			sockopt_abort_on_close(f->sfd);
-		close(f->sfd);
+		loop_close_fd(c->loop, f->sfd);
 		f->sfd = -1;
 	}
 	loop_timer_disarm(c->loop, &f->fast_timer);
@@ -266,7 +265,8 @@ static int open_mptcp(struct cpe_flow *f, const struct sockaddr *to, socklen_t t
 	ssize_t n;
 	int r;
 
-	if ((f->sfd = sockopt_mptcp_client(to->sa_family)) < 0)
+	if ((f->sfd = sockopt_mptcp_client(to->sa_family,
+					   f->cpe->cfg->fastopen)) < 0)
 		return f->sfd;
 	if (client_source(f, src, &client)) {
 		src = (struct sockaddr *)&client;
@@ -563,15 +563,21 @@ static int sock_to_lan(struct cpe_flow *f)
 	for (int i = 0; i < RELAY_ROUNDS && flush_stash(f) && !f->sock_eof; i++) {
 		size_t r = room(f);
 		ssize_t n;
-		if (!r)
+		if (!r || f->sock_dry)
 			break;
-		n = recv(f->sfd, relay_buf, r < sizeof(relay_buf) ? r : sizeof(relay_buf), 0);
+		if (r > sizeof(relay_buf))
+			r = sizeof(relay_buf);
+		n = recv(f->sfd, relay_buf, r, 0);
+		if (n < 0 && errno == EAGAIN)
+			f->sock_dry = true;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n < 0) {
 			sock_failed(f, errno);
 			return -1;
 		}
+		/* A short read emptied the socket (or nearly: EPOLLIN tells). */
+		f->sock_dry = (size_t)n < r;
 		if (n == 0) {
 			f->sock_eof = true;
 			break;
@@ -665,6 +671,10 @@ static void on_sock(struct loop *l, int fd, uint32_t ev, void *arg)
 			read_answer(f);
 		break;
 	case CF_RELAY:
+		/* Level-triggered: with EPOLLIN armed, bytes that came after
+		 * a recv() found none are reported at the next turn. */
+		if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			f->sock_dry = false;
 		relay(f);
 		break;
 	default:

@@ -196,7 +196,7 @@ static struct run *the_run;
  * and of sockopt_mptcp_client and connect by cpe_flow.c. */
 int fuzz_clock_gettime(clockid_t id, struct timespec *ts);
 ssize_t fuzz_getrandom(void *buf, size_t len, unsigned int flags);
-int fuzz_mptcp_client(int family);
+int fuzz_mptcp_client(int family, bool fastopen);
 int fuzz_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
 int fuzz_clock_gettime(clockid_t id, struct timespec *ts)
@@ -229,14 +229,14 @@ static void check_at(int ok, int line)
 /* A connection to the concentrator: the CPE's end of a socketpair. The
  * flow is the packet being processed, unless the loop's timers opened it
  * (fast_wait): then no flow's data can be checked any more. */
-int fuzz_mptcp_client(int family)
+int fuzz_mptcp_client(int family, bool fastopen)
 {
 	struct run *r = the_run;
 	struct conc *k;
 	int sv[2];
 
 	if (!r->play)
-		return sockopt_mptcp_client(family);
+		return sockopt_mptcp_client(family, fastopen);
 	if (r->n_conc == MAX_CONC)
 		return -EMFILE;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
