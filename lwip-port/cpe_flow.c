@@ -952,11 +952,40 @@ static bool flow_rcv_nxt(void *arg, struct flownat_entry *e, uint32_t *seq)
 	return true;
 }
 
+/* lwIP counts a duplicate ACK only while the window stays the same (RFC
+ * 5681's definition). Linux grows its window as the application reads
+ * while it waits for a lost segment, so its duplicate ACKs never added up
+ * to a fast retransmit and every segment lost towards the LAN cost a
+ * retransmission timeout. A pure ACK with SACK blocks reports a hole,
+ * whatever its window says: the window update is made here, as lwIP
+ * itself makes it, and lwIP then sees the window unchanged and counts the
+ * ACK. */
+static void flow_sack_ack(void *arg, struct flownat_entry *e, uint32_t seq,
+			  uint32_t ack, uint16_t wnd)
+{
+	struct cpe_flow *f = e->owner;
+	struct tcp_pcb *pcb;
+	tcpwnd_size_t w;
+
+	if (!f || !(pcb = f->pcb) || pcb->state != ESTABLISHED ||
+	    ack != pcb->lastack || ack != pcb->snd_wl2 ||
+	    (int32_t)(seq - pcb->snd_wl1) < 0)
+		return;
+	w = SND_WND_SCALE(pcb, (tcpwnd_size_t)wnd);
+	if (w <= pcb->snd_wnd)
+		return;
+	pcb->snd_wnd = w;
+	if (pcb->snd_wnd_max < w)
+		pcb->snd_wnd_max = w;
+	pcb->snd_wl1 = seq;
+}
+
 int cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
 {
 	hooks->new_flow = on_new_flow;
 	hooks->accept = on_accept;
 	hooks->rcv_nxt = flow_rcv_nxt;
+	hooks->sack_ack = flow_sack_ack;
 	hooks->arg = c;
 	if (hostcount_init(&c->hosts, c->cfg->max_flows / 4) < 0)
 		return -ENOMEM;

@@ -42,8 +42,9 @@ _Static_assert(sizeof(struct flownat_counters) == N_FLOWNAT * sizeof(uint64_t),
 	X(drop_wild_seq, drop_wild_seq)                                        \
 	X(in_bad_vnet, tun_in_bad_vnet)                                        \
 	X(out_gso, tun_out_gso)                                                \
-	X(time_wait_dropped, time_wait_dropped)
-#define N_TUN 8
+	X(time_wait_dropped, time_wait_dropped)                                \
+	X(sack_acks, sack_acks)
+#define N_TUN 9
 _Static_assert(sizeof(struct stack_counters) == N_TUN * sizeof(uint64_t),
 	       "a stack counter is missing from CPE_STATS_TUN");
 

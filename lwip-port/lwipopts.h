@@ -22,6 +22,12 @@
 #define SYS_LIGHTWEIGHT_PROT 0
 /* The loop calls sys_check_timeouts(); lwIP keeps its own timer list. */
 #define LWIP_TIMERS 1
+/* lwIP's TCP clock: delayed ACKs leave within one tick, and RTT and RTO
+ * count in ticks of twice this. A LAN round trip measures 0 ticks, so the
+ * retransmission timeout settles at 3 ticks: 300 ms here, 1.5 s with
+ * opt.h's 250 (a LAN segment lost beyond fast retransmit's reach stalled
+ * its flow that long). The timers walk every pcb per tick. */
+#define TCP_TMR_INTERVAL 50
 /* The sequential and socket APIs need a tcpip thread; mptun uses raw tcp_*. */
 #define LWIP_NETCONN 0
 #define LWIP_SOCKET  0

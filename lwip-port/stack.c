@@ -16,6 +16,8 @@
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 
+#include "bytes.h"
+#include "csum.h"
 #include "tun.h"
 #include "vnet.h"
 
@@ -227,6 +229,52 @@ static bool wild_seq(struct stack *s, struct flownat_entry *e,
 	return d >= 0x40000000u && d <= 0xc0000000u;
 }
 
+/* A flow NAT-checked TCP packet that is a pure ACK (no data, no SYN, FIN
+ * or RST) with a SACK option and a good checksum (trusted: partial, see
+ * keep_partial): its hook gets its fields. */
+static void check_sack_ack(struct stack *s, struct flownat_entry *e,
+			   const uint8_t *pkt, size_t len, bool trusted)
+{
+	bool v4 = pkt[0] >> 4 == 4;
+	size_t hl, thl, total, o;
+	const uint8_t *t;
+
+	if (v4) {
+		hl = (pkt[0] & 0x0fu) * 4u;
+		total = be16(pkt + 2);
+	} else {
+		hl = 40;
+		total = 40u + be16(pkt + 4);
+	}
+	if (total > len || hl + 20 > total)
+		return;
+	t = pkt + hl;
+	thl = (t[12] >> 4) * 4u;
+	if ((t[13] & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) != TCP_ACK ||
+	    thl < 20 || hl + thl != total)
+		return;
+	for (o = 20; o < thl && t[o] != 0;) { /* kind 0: end of options */
+		if (t[o] == 1) { /* NOP */
+			o++;
+			continue;
+		}
+		if (o + 1 >= thl || t[o + 1] < 2)
+			return;
+		if (t[o] == 5) { /* SACK */
+			uint64_t acc = csum_pseudo(pkt + (v4 ? 12 : 8), v4 ? 4 : 16,
+						   IPPROTO_TCP, thl);
+			if (!trusted && csum_fold(csum_add(acc, t, thl)) != 0xffff)
+				return;
+			s->ctr.sack_acks++;
+			if (s->hooks.sack_ack)
+				s->hooks.sack_ack(s->hooks.arg, e, be32(t + 4),
+						  be32(t + 8), be16(t + 14));
+			return;
+		}
+		o += t[o + 1];
+	}
+}
+
 /* partial: pkt's TCP checksum is partial as it says (vnet_packet). */
 static void tun_packet(struct stack *s, uint8_t *pkt, size_t len,
 		       const struct vnet_hdr *partial)
@@ -240,6 +288,7 @@ static void tun_packet(struct stack *s, uint8_t *pkt, size_t len,
 			s->ctr.drop_wild_seq++;
 			break;
 		}
+		check_sack_ack(s, e, pkt, len, partial != NULL);
 		inject(s, pkt, len, partial != NULL);
 		break;
 	case FLOWNAT_NEW:

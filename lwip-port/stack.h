@@ -25,6 +25,11 @@ struct stack_hooks {
 	/* The next sequence number lwIP expects from the LAN on e's flow, when
 	 * the flow knows it; false when it does not (no check then). */
 	bool (*rcv_nxt)(void *arg, struct flownat_entry *e, uint32_t *seq);
+	/* A pure ACK from the LAN on e's flow that carries SACK blocks (the
+	 * client is missing a segment), just before lwIP gets it: its
+	 * sequence and acknowledgment numbers and raw window field. */
+	void (*sack_ack)(void *arg, struct flownat_entry *e, uint32_t seq,
+			 uint32_t ack, uint16_t wnd);
 	void *arg;
 };
 
@@ -34,6 +39,7 @@ struct stack_counters {
 	uint64_t tun_in_bad_vnet; /* a virtio header that does not fit its packet */
 	uint64_t tun_out_gso;     /* of tun_out: writes of several segments */
 	uint64_t time_wait_dropped; /* lwIP TIME_WAIT pcbs freed at once */
+	uint64_t sack_acks; /* pure ACKs with SACK blocks: LAN segments lost */
 };
 
 struct stack;
