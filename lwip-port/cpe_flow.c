@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "carrier.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_rexmit(): flow_lan_input_done */
 #include "log.h"
 #include "sockopt.h"
 
@@ -980,12 +981,47 @@ static void flow_sack_ack(void *arg, struct flownat_entry *e, uint32_t seq,
 	pcb->snd_wl1 = seq;
 }
 
+/* lwIP's fast recovery is Reno's: the first ACK of new data ends it, so
+ * when a window lost two segments the second waited for the retransmission
+ * timeout (no more duplicate ACKs come: what was in flight has been
+ * acknowledged twice already). NewReno's rule (RFC 6582) instead: an ACK
+ * short of what was sent when recovery began sends the next hole at once,
+ * and recovery goes on. lwIP's tcp_rexmit() queues the first unacknowledged
+ * segment again, as its own fast retransmit does. */
+static bool flow_lan_input_done(void *arg, struct flownat_entry *e)
+{
+	struct cpe_flow *f = e->owner;
+	struct tcp_pcb *pcb;
+
+	if (!f || !(pcb = f->pcb))
+		return false;
+	if (pcb->flags & TF_INFR) {
+		if (!f->recovering) {
+			f->recovering = true;
+			f->recover = pcb->snd_nxt;
+		}
+		return false;
+	}
+	if (!f->recovering)
+		return false;
+	if (!(pcb->flags & TF_RTO) && pcb->unacked &&
+	    (int32_t)(pcb->lastack - f->recover) < 0 && tcp_rexmit(pcb) == ERR_OK) {
+		tcp_set_flags(pcb, TF_INFR);
+		pcb->rtime = 0;
+		tcp_output(pcb);
+		return true;
+	}
+	f->recovering = false;
+	return false;
+}
+
 int cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)
 {
 	hooks->new_flow = on_new_flow;
 	hooks->accept = on_accept;
 	hooks->rcv_nxt = flow_rcv_nxt;
 	hooks->sack_ack = flow_sack_ack;
+	hooks->lan_input_done = flow_lan_input_done;
 	hooks->arg = c;
 	if (hostcount_init(&c->hosts, c->cfg->max_flows / 4) < 0)
 		return -ENOMEM;

@@ -51,6 +51,8 @@ struct cpe_flow {
 	struct pbuf *to_sock; /* LAN bytes the socket did not take yet */
 	bool lan_eof, sock_eof, lan_shut, sock_shut;
 	bool sock_dry; /* recv() found nothing: wait for EPOLLIN to read */
+	bool recovering;  /* lwIP is in fast recovery towards the LAN ... */
+	uint32_t recover; /* ... until the LAN acknowledges this (snd_nxt) */
 	bool failed;	   /* counted in failed: its close is logged at info */
 	uint32_t path;	   /* cpe_paths_name()'s id of the path it started on */
 	uint64_t start_ms; /* the LAN SYN */

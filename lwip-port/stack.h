@@ -30,6 +30,9 @@ struct stack_hooks {
 	 * sequence and acknowledgment numbers and raw window field. */
 	void (*sack_ack)(void *arg, struct flownat_entry *e, uint32_t seq,
 			 uint32_t ack, uint16_t wnd);
+	/* lwIP has taken a LAN segment of e's flow (callbacks and all).
+	 * true: the hook had lwIP send a lost segment again (counted). */
+	bool (*lan_input_done)(void *arg, struct flownat_entry *e);
 	void *arg;
 };
 
@@ -40,6 +43,7 @@ struct stack_counters {
 	uint64_t tun_out_gso;     /* of tun_out: writes of several segments */
 	uint64_t time_wait_dropped; /* lwIP TIME_WAIT pcbs freed at once */
 	uint64_t sack_acks; /* pure ACKs with SACK blocks: LAN segments lost */
+	uint64_t partial_ack_rexmits; /* lwIP sent a further hole again */
 };
 
 struct stack;
