@@ -17,7 +17,7 @@
 
 #include "addr.h"
 #include "carrier.h"
-#include "lwip/priv/tcp_priv.h" /* tcp_rexmit(): flow_lan_input_done */
+#include "lwip/priv/tcp_priv.h" /* struct tcp_seg: requeue_hole */
 #include "log.h"
 #include "sockopt.h"
 
@@ -882,6 +882,9 @@ static int on_accept(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e)
 	tcp_sent(pcb, on_sent);
 	tcp_err(pcb, on_err);
 	tcp_nagle_disable(pcb);
+	/* lwIP starts a pcb's retransmission timeout at 3 s and brings it down
+	 * with each round trip it times; RFC 6298 starts at 1 s. */
+	pcb->rto = pcb->sv = 1000 / TCP_SLOW_INTERVAL;
 	if (f->state == CF_FAST_ACCEPTING) {
 		f->state = CF_FAST_WAIT;
 		loop_timer_arm(f->cpe->loop, &f->fast_timer, f->cpe->cfg->fast_wait_ms,
@@ -953,66 +956,134 @@ static bool flow_rcv_nxt(void *arg, struct flownat_entry *e, uint32_t *seq)
 	return true;
 }
 
-/* lwIP counts a duplicate ACK only while the window stays the same (RFC
- * 5681's definition). Linux grows its window as the application reads
- * while it waits for a lost segment, so its duplicate ACKs never added up
- * to a fast retransmit and every segment lost towards the LAN cost a
- * retransmission timeout. A pure ACK with SACK blocks reports a hole,
- * whatever its window says: the window update is made here, as lwIP
- * itself makes it, and lwIP then sees the window unchanged and counts the
- * ACK. */
+/* A pure ACK with SACK blocks reports a hole; two things keep lwIP from
+ * taking it as a duplicate ACK towards fast retransmit:
+ * - lwIP counts a duplicate ACK only while the window stays the same (RFC
+ *   5681's definition), and Linux grows its window as the application
+ *   reads while it waits for the lost segment: the window update is made
+ *   here, as lwIP itself makes it, so lwIP then sees it unchanged;
+ * - lwIP waits for three, and the LAN host answers a 64 KiB offload write
+ *   with one ACK, not 45: with three segments or more named by the SACK
+ *   blocks the ACK counts as the third (RFC 6675's DupThresh in bytes).
+ * Without them every segment lost towards the LAN cost a retransmission
+ * timeout. */
 static void flow_sack_ack(void *arg, struct flownat_entry *e, uint32_t seq,
-			  uint32_t ack, uint16_t wnd)
+			  uint32_t ack, uint16_t wnd, uint32_t hole_end,
+			  uint32_t sacked)
 {
 	struct cpe_flow *f = e->owner;
 	struct tcp_pcb *pcb;
 	tcpwnd_size_t w;
 
+	if (f)
+		f->hole_end = hole_end;
 	if (!f || !(pcb = f->pcb) || pcb->state != ESTABLISHED ||
 	    ack != pcb->lastack || ack != pcb->snd_wl2 ||
 	    (int32_t)(seq - pcb->snd_wl1) < 0)
 		return;
 	w = SND_WND_SCALE(pcb, (tcpwnd_size_t)wnd);
-	if (w <= pcb->snd_wnd)
-		return;
-	pcb->snd_wnd = w;
-	if (pcb->snd_wnd_max < w)
-		pcb->snd_wnd_max = w;
-	pcb->snd_wl1 = seq;
+	if (w > pcb->snd_wnd) {
+		pcb->snd_wnd = w;
+		if (pcb->snd_wnd_max < w)
+			pcb->snd_wnd_max = w;
+		pcb->snd_wl1 = seq;
+	}
+	if (!(pcb->flags & TF_INFR) && sacked >= 3u * pcb->mss && pcb->dupacks < 2)
+		pcb->dupacks = 2;
+}
+
+#define HOLE_SEGS_MAX 64
+
+static uint32_t seg_seq(const struct tcp_seg *s)
+{
+	return lwip_ntohl(s->tcphdr->seqno);
+}
+
+/* Queue again what the LAN is missing and was not sent again yet in this
+ * recovery: the unacknowledged segments from lastack or rexmit_end on
+ * that lie in the hole the LAN's last SACK shows (the one at lastack
+ * always), at most HOLE_SEGS_MAX. What lwIP's tcp_rexmit() does for one
+ * segment, for the run (unacked is in sequence order; unsent stays so): a
+ * 64 KiB offload write lost whole is a hole of 45 segments, which one
+ * segment per round trip took long to fill. true when something was
+ * queued. */
+static bool requeue_hole(struct cpe_flow *f, struct tcp_pcb *pcb)
+{
+	uint32_t from = pcb->lastack;
+	struct tcp_seg *first, *last = NULL, *s, **at;
+	int n = 0;
+
+	if ((int32_t)(f->rexmit_end - from) > 0)
+		from = f->rexmit_end;
+	for (at = &pcb->unacked; *at && (int32_t)(seg_seq(*at) - from) < 0;)
+		at = &(*at)->next;
+	first = *at;
+	for (s = first; s && n < HOLE_SEGS_MAX && s->p->ref == 1; s = s->next, n++) {
+		if (seg_seq(s) != pcb->lastack &&
+		    (int32_t)(seg_seq(s) + TCP_TCPLEN(s) - f->hole_end) > 0)
+			break;
+		last = s;
+	}
+	if (!last)
+		return false;
+	f->rexmit_end = seg_seq(last) + TCP_TCPLEN(last);
+	*at = last->next;
+	at = &pcb->unsent;
+	while (*at && (int32_t)(seg_seq(*at) - seg_seq(first)) < 0)
+		at = &(*at)->next;
+	last->next = *at;
+	*at = first;
+#if TCP_OVERSIZE
+	if (!last->next)
+		pcb->unsent_oversize = 0;
+#endif
+	pcb->rttest = 0;
+	return true;
 }
 
 /* lwIP's fast recovery is Reno's: the first ACK of new data ends it, so
  * when a window lost two segments the second waited for the retransmission
  * timeout (no more duplicate ACKs come: what was in flight has been
  * acknowledged twice already). NewReno's rule (RFC 6582) instead: an ACK
- * short of what was sent when recovery began sends the next hole at once,
- * and recovery goes on. lwIP's tcp_rexmit() queues the first unacknowledged
- * segment again, as its own fast retransmit does. */
+ * short of what was sent when recovery began keeps recovery going and
+ * sends the next hole at once. Each time, the whole hole the LAN's SACK
+ * blocks show goes (requeue_hole), not only its first segment; at
+ * recovery's start lwIP's fast retransmit has sent that one already. true
+ * when segments were queued again. */
 static bool flow_lan_input_done(void *arg, struct flownat_entry *e)
 {
 	struct cpe_flow *f = e->owner;
 	struct tcp_pcb *pcb;
+	bool sent;
 
 	if (!f || !(pcb = f->pcb))
 		return false;
 	if (pcb->flags & TF_INFR) {
-		if (!f->recovering) {
-			f->recovering = true;
-			f->recover = pcb->snd_nxt;
-		}
-		return false;
-	}
-	if (!f->recovering)
-		return false;
-	if (!(pcb->flags & TF_RTO) && pcb->unacked &&
-	    (int32_t)(pcb->lastack - f->recover) < 0 && tcp_rexmit(pcb) == ERR_OK) {
-		tcp_set_flags(pcb, TF_INFR);
-		pcb->rtime = 0;
+		if (f->recovering)
+			return false;
+		f->recovering = true;
+		f->recover = pcb->snd_nxt;
+		f->rexmit_end = pcb->lastack;
+		if (pcb->unacked && seg_seq(pcb->unacked) == pcb->lastack)
+			f->rexmit_end += TCP_TCPLEN(pcb->unacked);
+		if ((pcb->flags & TF_RTO) || !requeue_hole(f, pcb))
+			return false;
 		tcp_output(pcb);
 		return true;
 	}
-	f->recovering = false;
-	return false;
+	if (!f->recovering)
+		return false;
+	if ((pcb->flags & TF_RTO) || !pcb->unacked ||
+	    (int32_t)(pcb->lastack - f->recover) >= 0) {
+		f->recovering = false;
+		return false;
+	}
+	tcp_set_flags(pcb, TF_INFR);
+	pcb->rtime = 0;
+	sent = requeue_hole(f, pcb);
+	if (sent)
+		tcp_output(pcb);
+	return sent;
 }
 
 int cpe_flows_init(struct cpe *c, struct stack_hooks *hooks)

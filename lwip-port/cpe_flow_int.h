@@ -53,6 +53,8 @@ struct cpe_flow {
 	bool sock_dry; /* recv() found nothing: wait for EPOLLIN to read */
 	bool recovering;  /* lwIP is in fast recovery towards the LAN ... */
 	uint32_t recover; /* ... until the LAN acknowledges this (snd_nxt) */
+	uint32_t hole_end; /* the LAN's last SACK: the hole at its ACK ends here */
+	uint32_t rexmit_end; /* sent again in this recovery up to here */
 	bool failed;	   /* counted in failed: its close is logged at info */
 	uint32_t path;	   /* cpe_paths_name()'s id of the path it started on */
 	uint64_t start_ms; /* the LAN SYN */

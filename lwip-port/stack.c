@@ -260,15 +260,29 @@ static void check_sack_ack(struct stack *s, struct flownat_entry *e,
 		}
 		if (o + 1 >= thl || t[o + 1] < 2)
 			return;
-		if (t[o] == 5) { /* SACK */
+		if (t[o] == 5) { /* SACK: blocks of left and right edges */
 			uint64_t acc = csum_pseudo(pkt + (v4 ? 12 : 8), v4 ? 4 : 16,
 						   IPPROTO_TCP, thl);
+			uint32_t ack = be32(t + 8), end = ack, sacked = 0;
 			if (!trusted && csum_fold(csum_add(acc, t, thl)) != 0xffff)
 				return;
+			if (o + t[o + 1] > thl)
+				return;
+			for (size_t b = o + 2; b + 8 <= o + t[o + 1]; b += 8) {
+				uint32_t left = be32(t + b), right = be32(t + b + 4);
+				if ((int32_t)(left - ack) > 0 &&
+				    (end == ack || (int32_t)(left - end) < 0))
+					end = left;
+				if ((int32_t)(left - ack) < 0)
+					left = ack;
+				if ((int32_t)(right - left) > 0 &&
+				    right - left < 0x40000000u)
+					sacked += right - left;
+			}
 			s->ctr.sack_acks++;
 			if (s->hooks.sack_ack)
-				s->hooks.sack_ack(s->hooks.arg, e, be32(t + 4),
-						  be32(t + 8), be16(t + 14));
+				s->hooks.sack_ack(s->hooks.arg, e, be32(t + 4), ack,
+						  be16(t + 14), end, sacked);
 			return;
 		}
 		o += t[o + 1];

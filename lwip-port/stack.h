@@ -27,9 +27,12 @@ struct stack_hooks {
 	bool (*rcv_nxt)(void *arg, struct flownat_entry *e, uint32_t *seq);
 	/* A pure ACK from the LAN on e's flow that carries SACK blocks (the
 	 * client is missing a segment), just before lwIP gets it: its
-	 * sequence and acknowledgment numbers and raw window field. */
+	 * sequence and acknowledgment numbers, raw window field, where the
+	 * hole at ack ends (the lowest SACK left edge above ack; ack when the
+	 * blocks name none), and how many bytes above ack the blocks name. */
 	void (*sack_ack)(void *arg, struct flownat_entry *e, uint32_t seq,
-			 uint32_t ack, uint16_t wnd);
+			 uint32_t ack, uint16_t wnd, uint32_t hole_end,
+			 uint32_t sacked);
 	/* lwIP has taken a LAN segment of e's flow (callbacks and all).
 	 * true: the hook had lwIP send a lost segment again (counted). */
 	bool (*lan_input_done)(void *arg, struct flownat_entry *e);
