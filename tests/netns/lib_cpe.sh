@@ -385,6 +385,31 @@ tun_packets() {
 	local t=${CPE_TUN[${1:-main}]:-mptun0}
 	echo $(($(if_stat "$CPE" "$t" rx_packets) + $(if_stat "$CPE" "$t" tx_packets)))
 }
+# files_both DST WHAT: $TMP/up.bin from the lan host to a socat on srv port
+# 9000 and $TMP/down.bin from one on port 9001 (DST an IPv4 or IPv6 address
+# of srv), each checked for exit 0 and an equal sha256; the checks begin
+# with WHAT
+files_both() {
+	local a=$1 sink source
+	[[ $a == *:* ]] && a="[$a]"
+	bg "$SRV" sink socat -u TCP6-LISTEN:9000,reuseaddr,ipv6only=0 "OPEN:$TMP/srv-up.bin,creat,trunc"
+	sink=$BGPID
+	bg "$SRV" source socat -u "OPEN:$TMP/down.bin" TCP6-LISTEN:9001,reuseaddr,ipv6only=0
+	source=$BGPID
+	wait_listen "$SRV" 9000 && wait_listen "$SRV" 9001
+	run "$LAN" timeout 120 socat -u "OPEN:$TMP/up.bin" "TCP:$a:9000"
+	check_rc "$2 upload: socat exits 0" 0
+	timeout 20 tail --pid="$sink" -f /dev/null
+	check_eq "$2 upload: sha256 at the server equals the client's" \
+		"$(sha "$TMP/srv-up.bin" 2>/dev/null)" "$(sha "$TMP/up.bin")"
+	run "$LAN" timeout 120 socat -u "TCP:$a:9001" "CREATE:$TMP/cli-down.bin"
+	check_rc "$2 download: socat exits 0" 0
+	check_eq "$2 download: sha256 at the client equals the server's" \
+		"$(sha "$TMP/cli-down.bin" 2>/dev/null)" "$(sha "$TMP/down.bin")"
+	kill "$sink" "$source" 2>/dev/null
+	wait "$sink" "$source" 2>/dev/null
+	rm -f "$TMP/srv-up.bin" "$TMP/cli-down.bin"
+}
 # iperf_both DST SECS: iperf3 from the lan host to DST port 5201 (srv_iperf
 # 5201 runs) up, then down, each checked for exit 0 and bytes received
 iperf_both() {

@@ -8,7 +8,6 @@
 
 IFF_VNET_HDR=0x4000
 tun_flags() { ip netns exec "$CPE" cat /sys/class/net/mptun0/tun_flags 2>/dev/null; }
-lan() { run "$LAN" timeout 120 "$@"; }
 # gtso: mptun0's TCP segmentation offload (ETHTOOL_GTSO), 1 or 0
 gtso() {
 	ip netns exec "$CPE" python3 - <<-'PY' 2>/dev/null
@@ -57,25 +56,7 @@ fi
 mkfile "$TMP/up.bin" 20M
 mkfile "$TMP/down.bin" 20M
 for dst in "$S4" "$S6"; do
-	bg "$SRV" sink socat -u TCP6-LISTEN:9000,reuseaddr,ipv6only=0 "OPEN:$TMP/srv-up.bin,creat,trunc"
-	sink=$BGPID
-	bg "$SRV" source socat -u "OPEN:$TMP/down.bin" TCP6-LISTEN:9001,reuseaddr,ipv6only=0
-	source=$BGPID
-	wait_listen "$SRV" 9000 && wait_listen "$SRV" 9001
-	a=$dst
-	[[ $dst == *:* ]] && a="[$dst]"
-	lan socat -u "OPEN:$TMP/up.bin" "TCP:$a:9000"
-	check_rc "20 MB upload to $dst: socat exits 0" 0
-	timeout 20 tail --pid="$sink" -f /dev/null
-	check_eq "20 MB upload to $dst: sha256 at the server equals the client's" \
-		"$(sha "$TMP/srv-up.bin" 2>/dev/null)" "$(sha "$TMP/up.bin")"
-	lan socat -u "TCP:$a:9001" "CREATE:$TMP/cli-down.bin"
-	check_rc "20 MB download from $dst: socat exits 0" 0
-	check_eq "20 MB download from $dst: sha256 at the client equals the server's" \
-		"$(sha "$TMP/cli-down.bin" 2>/dev/null)" "$(sha "$TMP/down.bin")"
-	kill "$sink" "$source" 2>/dev/null
-	wait "$sink" "$source" 2>/dev/null
-	rm -f "$TMP/srv-up.bin" "$TMP/cli-down.bin"
+	files_both "$dst" "20 MB to and from $dst:"
 done
 
 # ---- iperf3 both directions ----
