@@ -977,7 +977,8 @@ static void flow_sack_ack(void *arg, struct flownat_entry *e, uint32_t seq,
 
 	if (f)
 		f->hole_end = hole_end;
-	if (!f || !(pcb = f->pcb) || pcb->state != ESTABLISHED ||
+	if (!f || !(pcb = f->pcb) ||
+	    (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) ||
 	    ack != pcb->lastack || ack != pcb->snd_wl2 ||
 	    (int32_t)(seq - pcb->snd_wl1) < 0)
 		return;
