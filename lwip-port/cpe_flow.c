@@ -17,7 +17,7 @@
 
 #include "addr.h"
 #include "carrier.h"
-#include "lwip/priv/tcp_priv.h" /* struct tcp_seg: requeue_hole */
+#include "lwip/priv/tcp_priv.h" /* struct tcp_seg, TCP_SEQ_*: loss recovery */
 #include "log.h"
 #include "sockopt.h"
 
@@ -980,7 +980,7 @@ static void flow_sack_ack(void *arg, struct flownat_entry *e, uint32_t seq,
 	if (!f || !(pcb = f->pcb) ||
 	    (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) ||
 	    ack != pcb->lastack || ack != pcb->snd_wl2 ||
-	    (int32_t)(seq - pcb->snd_wl1) < 0)
+	    TCP_SEQ_LT(seq, pcb->snd_wl1))
 		return;
 	w = SND_WND_SCALE(pcb, (tcpwnd_size_t)wnd);
 	if (w > pcb->snd_wnd) {
@@ -1014,14 +1014,14 @@ static bool requeue_hole(struct cpe_flow *f, struct tcp_pcb *pcb)
 	struct tcp_seg *first, *last = NULL, *s, **at;
 	int n = 0;
 
-	if ((int32_t)(f->rexmit_end - from) > 0)
+	if (TCP_SEQ_GT(f->rexmit_end, from))
 		from = f->rexmit_end;
-	for (at = &pcb->unacked; *at && (int32_t)(seg_seq(*at) - from) < 0;)
+	for (at = &pcb->unacked; *at && TCP_SEQ_LT(seg_seq(*at), from);)
 		at = &(*at)->next;
 	first = *at;
 	for (s = first; s && n < HOLE_SEGS_MAX && s->p->ref == 1; s = s->next, n++) {
 		if (seg_seq(s) != pcb->lastack &&
-		    (int32_t)(seg_seq(s) + TCP_TCPLEN(s) - f->hole_end) > 0)
+		    TCP_SEQ_GT(seg_seq(s) + TCP_TCPLEN(s), f->hole_end))
 			break;
 		last = s;
 	}
@@ -1030,7 +1030,7 @@ static bool requeue_hole(struct cpe_flow *f, struct tcp_pcb *pcb)
 	f->rexmit_end = seg_seq(last) + TCP_TCPLEN(last);
 	*at = last->next;
 	at = &pcb->unsent;
-	while (*at && (int32_t)(seg_seq(*at) - seg_seq(first)) < 0)
+	while (*at && TCP_SEQ_LT(seg_seq(*at), seg_seq(first)))
 		at = &(*at)->next;
 	last->next = *at;
 	*at = first;
@@ -1075,7 +1075,7 @@ static bool flow_lan_input_done(void *arg, struct flownat_entry *e)
 	if (!f->recovering)
 		return false;
 	if ((pcb->flags & TF_RTO) || !pcb->unacked ||
-	    (int32_t)(pcb->lastack - f->recover) >= 0) {
+	    TCP_SEQ_GEQ(pcb->lastack, f->recover)) {
 		f->recovering = false;
 		return false;
 	}

@@ -44,7 +44,7 @@ _Static_assert(sizeof(struct flownat_counters) == N_FLOWNAT * sizeof(uint64_t),
 	X(out_gso, tun_out_gso)                                                \
 	X(time_wait_dropped, time_wait_dropped)                                \
 	X(sack_acks, sack_acks)                                                \
-	X(partial_ack_rexmits, partial_ack_rexmits)
+	X(hole_rexmits, hole_rexmits)
 #define N_TUN 10
 _Static_assert(sizeof(struct stack_counters) == N_TUN * sizeof(uint64_t),
 	       "a stack counter is missing from CPE_STATS_TUN");

@@ -306,7 +306,7 @@ static void tun_packet(struct stack *s, uint8_t *pkt, size_t len,
 		inject(s, pkt, len, partial != NULL);
 		if (s->hooks.lan_input_done &&
 		    s->hooks.lan_input_done(s->hooks.arg, e))
-			s->ctr.partial_ack_rexmits++;
+			s->ctr.hole_rexmits++;
 		break;
 	case FLOWNAT_NEW:
 		/* The hook needs the SYN as the LAN sent it, for a RST or an

@@ -34,7 +34,7 @@ struct stack_hooks {
 			 uint32_t ack, uint16_t wnd, uint32_t hole_end,
 			 uint32_t sacked);
 	/* lwIP has taken a LAN segment of e's flow (callbacks and all).
-	 * true: the hook had lwIP send a lost segment again (counted). */
+	 * true: the hook queued a hole's segments again (counted). */
 	bool (*lan_input_done)(void *arg, struct flownat_entry *e);
 	void *arg;
 };
@@ -46,7 +46,7 @@ struct stack_counters {
 	uint64_t tun_out_gso;     /* of tun_out: writes of several segments */
 	uint64_t time_wait_dropped; /* lwIP TIME_WAIT pcbs freed at once */
 	uint64_t sack_acks; /* pure ACKs with SACK blocks: LAN segments lost */
-	uint64_t partial_ack_rexmits; /* lwIP sent a further hole again */
+	uint64_t hole_rexmits; /* a hole's segments queued again (requeue_hole) */
 };
 
 struct stack;
