@@ -871,6 +871,7 @@ static int64_t on_relay_start(struct loop *l, void *arg)
 static int on_accept(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e)
 {
 	struct cpe_flow *f = e->owner;
+	uint32_t mss_max;
 
 	if (f->state != CF_ACCEPTING && f->state != CF_FAST_ACCEPTING) {
 		tcp_abort(pcb);
@@ -882,6 +883,12 @@ static int on_accept(void *arg, struct tcp_pcb *pcb, struct flownat_entry *e)
 	tcp_sent(pcb, on_sent);
 	tcp_err(pcb, on_err);
 	tcp_nagle_disable(pcb);
+	/* No segment larger than the TUN's MTU: lwIP lowers the MSS to its
+	 * route's MTU, but not always (fuzz_cpe_packets found an IPv6 flow
+	 * sending 1,460-byte segments at MTU 1500; corpus crash-mss-ipv6). */
+	mss_max = f->cpe->cfg->tun_mtu - (IP_IS_V6(&pcb->remote_ip) ? 60u : 40u);
+	if (pcb->mss > mss_max)
+		pcb->mss = (u16_t)mss_max;
 	/* lwIP starts a pcb's retransmission timeout at 3 s and brings it down
 	 * with each round trip it times; RFC 6298 starts at 1 s. */
 	pcb->rto = pcb->sv = 1000 / TCP_SLOW_INTERVAL;
