@@ -142,7 +142,8 @@ static void copy_flow(struct conc_snap_flow *o, const struct conc_flow *f,
 	o->age_ms = now - f->start_ms;
 	o->bytes_up = f->up.bytes;
 	o->bytes_down = f->down.bytes;
-	memcpy(o->cpe, f->cpe ? f->cpe->st.id : "", sizeof(o->cpe));
+	if (f->cpe) /* else it stays "" */
+		memcpy(o->cpe, f->cpe->st.id, sizeof(o->cpe));
 	o->worker = f->w->idx;
 }
 
